@@ -1,0 +1,33 @@
+"""Codes: what the codec emits for one clip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Codes:
+    """Multi-scale codes of one clip.
+
+    ``levels[i]`` is a (T_i,) long tensor of row indices into level ``i``'s table (level 0: the word table;
+    finer levels: the sub-word table). Indices are LM-independent; ``vocab.VocabMap`` turns them into an
+    LLM's token ids and back. Frame counts grow with the level (T_0 < T_1 < T_2: multi-scale).
+    """
+
+    levels: tuple[torch.Tensor, ...]
+
+    def __post_init__(self):
+        assert all(level.dim() == 1 and level.dtype == torch.long for level in self.levels), "codes are 1-D long"
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.levels)
+
+    def lengths(self) -> list[int]:
+        return [int(level.numel()) for level in self.levels]
+
+    def upto(self, level: int) -> Codes:
+        """Only levels ``0..level`` (coarser reconstruction)."""
+        return Codes(self.levels[: level + 1])

@@ -1,0 +1,213 @@
+"""The frozen causal LM: load by name, score candidate continuations, generate under per-step constraints.
+
+The LM knows only token ids; it knows nothing about audio. A ``Prefix`` holds the key/value cache of a
+token sequence so that many candidates (and, through ``extend``, many queries) reuse it without recomputing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from model import lm_store
+from model.devices import resolve_device, resolve_dtype
+
+logger = logging.getLogger(__name__)
+
+KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer: (keys, values), each (1, heads, T, head_dim)
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """A scored token sequence: its ids, its KV cache and the log-probs of the token that would follow it."""
+
+    ids: torch.Tensor  # (T,) long, on the CPU
+    kv: KV
+    next_logprobs: torch.Tensor  # (vocab,) float32 log-probs at the last position
+
+    def __len__(self) -> int:
+        return int(self.ids.numel())
+
+
+class FrozenLM:
+    """A causal LM in eval mode with gradients off. Build with ``from_pretrained``; the constructor is pure."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, name: str):
+        self.model = model.eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        self.name = name
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str = "default", device: str = "auto", dtype: str = "auto") -> FrozenLM:
+        """Load a bundled LLM by name (see ``lm_store.SPECS``/``ALIASES``), a local folder, or a hub id."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch_device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, torch_device)
+        spec = lm_store.lookup(name_or_path)
+        source = lm_store.prepare(spec) if spec else _local_or_hub(name_or_path)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
+            tokenizer = AutoTokenizer.from_pretrained(source)
+        except Exception as error:
+            if spec is None:
+                raise ValueError(f"Could not load the LLM {name_or_path!r}: {error}") from error
+            logger.warning("The cached copy of %s is unreadable (%s); rebuilding it.", spec.name, error)
+            source = lm_store.prepare(spec, rebuild=True)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
+            tokenizer = AutoTokenizer.from_pretrained(source)
+        return cls(model.to(torch_device), tokenizer, spec.name if spec else str(name_or_path))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.model.get_input_embeddings().weight.shape[0])
+
+    @property
+    def context_length(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+    def embeddings(self) -> torch.Tensor:
+        """The input embedding matrix (vocab, hidden), on the CPU in float32: the codec's frozen codebooks."""
+        return self.model.get_input_embeddings().weight.detach().float().cpu()
+
+    def encode_text(self, text: str) -> list[int]:
+        """Token ids of ``text`` with no special tokens added."""
+        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    @torch.inference_mode()
+    def prefix(self, ids: Sequence[int] | torch.Tensor) -> Prefix:
+        """Run ``ids`` once and keep the cache. ``ids`` must be non-empty."""
+        ids = self._ids(ids)
+        if ids.numel() == 0:
+            raise ValueError("A prefix needs at least one token.")
+        self._check_fits(len(ids))
+        out = self.model(ids[None].to(self.device), use_cache=True)
+        return Prefix(ids, _kv_tuple(out.past_key_values), _log_softmax(out.logits[0, -1]))
+
+    @torch.inference_mode()
+    def extend(self, prefix: Prefix, ids: Sequence[int] | torch.Tensor) -> Prefix:
+        """A new prefix = ``prefix`` + ``ids``, computing only the new tokens; ``prefix`` is left unchanged."""
+        ids = self._ids(ids)
+        if ids.numel() == 0:
+            return prefix
+        self._check_fits(len(prefix) + len(ids))
+        out = self.model(ids[None].to(self.device), past_key_values=self._cache(prefix.kv, 1), use_cache=True)
+        return Prefix(torch.cat([prefix.ids, ids]), _kv_tuple(out.past_key_values), _log_softmax(out.logits[0, -1]))
+
+    @torch.inference_mode()
+    def score(self, prefix: Prefix | Sequence[int], candidates: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Total log-prob of each candidate continuation after ``prefix``: float32 tensor (len(candidates),).
+
+        All candidates run as one batch on top of the prefix's cache (right-padded: under a causal mask the
+        padding comes after every real token, so it changes nothing that is read).
+        """
+        if not isinstance(prefix, Prefix):
+            prefix = self.prefix(prefix)
+        rows = [self._ids(c) for c in candidates]
+        if not rows or any(r.numel() == 0 for r in rows):
+            raise ValueError("Every candidate needs at least one token.")
+        longest = max(len(r) for r in rows)
+        self._check_fits(len(prefix) + longest)
+        first = torch.stack([prefix.next_logprobs[r[0]] for r in rows])
+        if longest == 1:
+            return first
+        batch = torch.zeros(len(rows), longest - 1, dtype=torch.long)
+        for i, row in enumerate(rows):
+            batch[i, : len(row) - 1] = row[:-1]
+        out = self.model(batch.to(self.device), past_key_values=self._cache(prefix.kv, len(rows)), use_cache=True)
+        logprobs = torch.log_softmax(out.logits.float(), dim=-1).cpu()  # (B, L-1, vocab)
+        totals = first.clone()
+        for i, row in enumerate(rows):
+            steps = torch.arange(len(row) - 1)
+            totals[i] += logprobs[i, steps, row[1:]].sum()
+        return totals
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prefix: Prefix | Sequence[int],
+        allowed_ids_per_step: Sequence[Sequence[int] | torch.Tensor],
+        n: int,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> torch.Tensor:
+        """Generate ``n`` tokens, step ``i`` restricted to ``allowed_ids_per_step[i]`` (greedy when temperature is 0).
+
+        ``allowed_ids_per_step`` has ``n`` entries, or one entry reused for every step. Returns (n,) long ids.
+        """
+        if n < 0:
+            raise ValueError(f"Cannot generate {n} tokens.")
+        if len(allowed_ids_per_step) not in (1, n):
+            raise ValueError(f"Give one allowed set, or one per step ({n}); got {len(allowed_ids_per_step)}.")
+        if not isinstance(prefix, Prefix):
+            prefix = self.prefix(prefix)
+        self._check_fits(len(prefix) + n)
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        logprobs, cache, chosen = prefix.next_logprobs, self._cache(prefix.kv, 1), []
+        for step in range(n):
+            allowed = self._ids(allowed_ids_per_step[step if len(allowed_ids_per_step) > 1 else 0])
+            if allowed.numel() == 0:
+                raise ValueError(f"Step {step} allows no token.")
+            token = allowed[_pick(logprobs[allowed], temperature, generator)]
+            chosen.append(int(token))
+            if step + 1 < n:
+                out = self.model(token.view(1, 1).to(self.device), past_key_values=cache, use_cache=True)
+                cache, logprobs = out.past_key_values, _log_softmax(out.logits[0, -1])
+        return torch.tensor(chosen, dtype=torch.long)
+
+    def _cache(self, kv: KV, batch: int):
+        from transformers import DynamicCache
+
+        layers = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv]
+        return DynamicCache(layers, config=self.model.config)
+
+    def _ids(self, ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
+        ids = _as_ids(ids)
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
+            raise ValueError(
+                f"Token ids must lie in [0, {self.vocab_size}) for {self.name}; got {ids.min()}..{ids.max()}."
+            )
+        return ids
+
+    def _check_fits(self, length: int) -> None:
+        if length > self.context_length:
+            raise ValueError(
+                f"The prompt needs {length} tokens but {self.name} reads at most {self.context_length}: "
+                "use fewer or shorter demonstrations, or fewer codec levels."
+            )
+
+
+def _local_or_hub(name_or_path: str) -> str:
+    path = Path(name_or_path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"{name_or_path!r} is a file; give a model folder, a hub id or one of {sorted(lm_store.ALIASES)}."
+        )
+    return str(path) if path.is_dir() else name_or_path
+
+
+def _as_ids(ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(ids, dtype=torch.long).flatten().cpu()
+
+
+def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits.float(), dim=-1).cpu()
+
+
+def _kv_tuple(cache) -> KV:
+    return tuple((layer.keys, layer.values) for layer in cache.layers)
+
+
+def _pick(logprobs: torch.Tensor, temperature: float, generator: torch.Generator | None) -> int:
+    if temperature <= 0:
+        return int(torch.argmax(logprobs))
+    probs = torch.softmax(logprobs / temperature, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.reference import full_forward_greedy, full_forward_score
+
+PREFIX = [5, 9, 12, 3, 20, 7]
+CANDIDATES = [[4], [30, 31, 32], [8, 8], [11, 25, 6, 19]]
+
+
+def test_score_matches_uncached_forward(tiny_lm):
+    scores = tiny_lm.score(PREFIX, CANDIDATES)
+    expected = [full_forward_score(tiny_lm, PREFIX, c) for c in CANDIDATES]
+    assert scores.shape == (len(CANDIDATES),)
+    assert scores.tolist() == pytest.approx(expected, abs=1e-4)
+
+
+def test_prefix_cache_is_reused_and_never_mutated(tiny_lm):
+    prefix = tiny_lm.prefix(PREFIX[:3])
+    before = tiny_lm.score(prefix, CANDIDATES)
+    extended = tiny_lm.extend(prefix, PREFIX[3:])  # a "query" on top of a cached support set
+    assert len(extended) == len(PREFIX) and len(prefix) == 3
+    assert tiny_lm.score(extended, CANDIDATES).tolist() == pytest.approx(
+        [full_forward_score(tiny_lm, PREFIX, c) for c in CANDIDATES], abs=1e-4
+    )
+    tiny_lm.score(extended, CANDIDATES)
+    assert torch.allclose(tiny_lm.score(prefix, CANDIDATES), before, atol=1e-5)
+
+
+def test_scores_are_log_probabilities(tiny_lm):
+    singles = tiny_lm.score(PREFIX, [[i] for i in range(tiny_lm.vocab_size)])
+    assert torch.logsumexp(singles, 0).item() == pytest.approx(0.0, abs=1e-4)
+
+
+def test_constrained_greedy_matches_reference_and_stays_inside(tiny_lm):
+    allowed = [[3, 4, 5], [10, 11], [3, 4, 5], [10, 11], [20]]
+    out = tiny_lm.generate(PREFIX, allowed, 5)
+    assert out.tolist() == full_forward_greedy(tiny_lm, PREFIX, allowed, 5)
+    assert all(int(t) in a for t, a in zip(out, allowed, strict=True))
+
+
+def test_one_allowed_set_for_every_step_and_sampling_is_seeded(tiny_lm):
+    allowed = [list(range(12, 20))]
+    sampled = tiny_lm.generate(PREFIX, allowed, 30, temperature=1.5, seed=7)
+    assert sampled.shape == (30,) and set(sampled.tolist()) <= set(allowed[0])
+    assert torch.equal(sampled, tiny_lm.generate(PREFIX, allowed, 30, temperature=1.5, seed=7))
+    assert len(set(sampled.tolist())) > 1  # high temperature explores
+    assert torch.equal(tiny_lm.generate(PREFIX, allowed, 6), tiny_lm.generate(PREFIX, allowed, 6))  # greedy
+
+
+def test_generate_zero_tokens(tiny_lm):
+    assert tiny_lm.generate(PREFIX, [[1]], 0).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda lm: lm.generate(PREFIX, [[1], [2]], 5), "one per step"),
+        (lambda lm: lm.generate(PREFIX, [[]], 2), "allows no token"),
+        (lambda lm: lm.score(PREFIX, []), "at least one token"),
+        (lambda lm: lm.score(PREFIX, [[1], []]), "at least one token"),
+        (lambda lm: lm.prefix([]), "at least one token"),
+        (lambda lm: lm.prefix(list(range(10)) * 30), "reads at most 256"),
+        (lambda lm: lm.generate(list(range(10)) * 25, [[1]], 10), "needs 260 tokens"),
+        (lambda lm: lm.score(PREFIX, [[10_000]]), r"must lie in \[0, "),
+        (lambda lm: lm.prefix([-1]), r"must lie in \[0, "),
+    ],
+)
+def test_bad_calls_raise_clear_errors(tiny_lm, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tiny_lm)
