@@ -28,7 +28,7 @@ import soundfile as sf
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / ".sources"
-PACKAGES = ("ktuberling-data", "minetest-data", "fillets-ng-data-cs")
+PACKAGES = ("ktuberling-data", "minetest-data", "fillets-ng-data-cs", "sound-theme-freedesktop", "qabcs-data")
 TTS_LICENCE = "generated with {tool} (GPL-3.0 tool); the generated audio carries no licence restriction"
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 COMMANDS = (*DIGITS, "yes", "no", "stop", "go")
@@ -114,6 +114,7 @@ def fetch_sources() -> Path:
     root = SOURCES / "root"
     if (SOURCES / "done").exists():
         return root
+    root.mkdir(parents=True, exist_ok=True)  # dpkg -x creates only the last folder of the path
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["apt-get", "download", *PACKAGES], cwd=tmp, check=True)
         for deb in Path(tmp).glob("*.deb"):
@@ -126,7 +127,7 @@ def convert(src: Path, dst: Path, trim: bool = True, extra: tuple[str, ...] = ()
     """sox → 16 kHz mono 16-bit; trim leading/trailing silence at a low threshold (0.3 % cuts a soft /s/)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     effects = ["silence", "1", "0.02", "0.05%", "reverse", "silence", "1", "0.02", "0.05%", "reverse"] if trim else []
-    run("sox", str(src), "-r", "16000", "-c", "1", "-b", "16", str(dst), *extra, *effects, "norm", "-1")
+    run("sox", "-R", str(src), "-r", "16000", "-c", "1", "-b", "16", str(dst), *extra, *effects, "norm", "-1")
 
 
 def speak(voice: Voice, text: str, dst: Path, extra: list[str] | None = None) -> None:
@@ -235,10 +236,8 @@ class Builder:
                 convert(src, self.out / rel)
 
     def enhance(self, root: Path) -> None:
-        speech = sorted((root / "usr/share/games/fillets-ng/sound").rglob("cs/*.ogg"))
-        self.rng.shuffle(speech)
-        count = 6 if not self.dev else 60
-        speech = speech[:count] if not self.dev else speech[6 : 6 + count]
+        demo, dev, _ = fillets_split(root)
+        speech = dev if self.dev else demo
         with tempfile.TemporaryDirectory() as tmp:
             for i, src in enumerate(speech):
                 clean_tmp = Path(tmp) / f"clean{i}.wav"
@@ -272,6 +271,13 @@ class Builder:
             "clips": [asdict(c) for c in self.clips],
         }
         (self.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+def fillets_split(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """The real-speech files for the demo set, the development set and training: fixed and disjoint."""
+    speech = sorted((root / "usr/share/games/fillets-ng/sound").rglob("cs/*.ogg"))
+    random.Random(1234).shuffle(speech)
+    return speech[:6], speech[6:66], speech[66:]
 
 
 def _noise(kind: str, n: int, rng: random.Random, clean: np.ndarray, snr_db: float, tmp: Path) -> np.ndarray:
