@@ -17,6 +17,7 @@ class Codes:
     """
 
     levels: tuple[torch.Tensor, ...]
+    num_samples: int | None = None  # the clip's length at 16 kHz, so decoding restores it exactly
 
     def __post_init__(self):
         assert all(level.dim() == 1 and level.dtype == torch.long for level in self.levels), "codes are 1-D long"
@@ -30,4 +31,4 @@ class Codes:
 
     def upto(self, level: int) -> Codes:
         """Only levels ``0..level`` (coarser reconstruction)."""
-        return Codes(self.levels[: level + 1])
+        return Codes(self.levels[: level + 1], self.num_samples)

@@ -49,3 +49,45 @@ def debug_lm(seed: int = 0, tables: VocabTables = DEBUG_TABLES, context_length: 
     )
     torch.manual_seed(seed)
     return FrozenLM(LlamaForCausalLM(config), tokenizer, name="debug")
+
+
+def debug_semantic(samples):
+    """A stand-in speech embedder: log-energy of 4 bands in every 80-ms frame → (ceil(N / 1280), 4)."""
+    import math
+
+    import numpy as np
+
+    frames = math.ceil(len(samples) / 1280)
+    padded = np.pad(samples, (0, frames * 1280 - len(samples))).reshape(frames, 1280)
+    spectrum = np.abs(np.fft.rfft(padded, axis=1)) ** 2
+    bands = np.stack([band.sum(axis=1) for band in np.array_split(spectrum, 4, axis=1)], axis=1)
+    return np.log(bands + 1e-6).astype(np.float32)
+
+
+def debug_codec(seed: int = 0, lm: FrozenLM | None = None):
+    """A tiny random codec over ``DEBUG_TABLES`` with a random 'vocoder'; codebook rows from ``lm``'s embeddings."""
+    from model.codec import CodecConfig, LLMCodec
+    from model.codec_io import codebook_rows
+    from model.vocab import VocabMap
+
+    lm = lm or debug_lm(seed)
+    vocab = VocabMap.for_tokenizer(DEBUG_TABLES, lm.tokenizer)
+    rows = [[0, 2, 3, 5, 7], [0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7]]
+    config = CodecConfig(
+        lm="debug",
+        tables_hash=DEBUG_TABLES.hash,
+        level_rows=rows,
+        level_token_ids=[vocab.token_ids(i)[torch.tensor(r)].tolist() for i, r in enumerate(rows)],
+        row_dim=lm.model.config.hidden_size,
+        semantic_dim=4,
+        latent_dim=16,
+        hidden=16,
+        encoder_blocks=1,
+        decoder_blocks=1,
+        code_dim=4,
+    )
+    torch.manual_seed(seed)
+    vocoder = torch.nn.ConvTranspose1d(80, 1, kernel_size=256, stride=256)
+    codec = LLMCodec(config, debug_semantic, vocoder)
+    codec.set_codebook_rows(codebook_rows(config, lm.tokenizer, lm.embeddings(), DEBUG_TABLES))
+    return codec.eval()

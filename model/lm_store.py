@@ -205,3 +205,18 @@ def _write_marker(folder: Path, spec: LMSpec, digest: str, seconds: float) -> No
     files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
     record = {"name": spec.name, "gguf_sha256": digest, "seconds": round(seconds, 1), "files": files}
     (folder / READY_MARKER).write_text(json.dumps(record, indent=2))
+
+
+def tokenizer_and_embeddings(name: str):
+    """The tokenizer and the (vocab, hidden) float32 input-embedding matrix of a bundled LLM, without
+    loading the rest of the model (the codec needs only these)."""
+    from safetensors import safe_open
+    from transformers import AutoTokenizer
+
+    spec = lookup(name)
+    if spec is None:
+        raise ValueError(f"{name!r} is not a bundled LLM; choose one of {sorted(SPECS)}.")
+    folder = prepare(spec)
+    with safe_open(folder / "model.safetensors", framework="pt") as weights:
+        embeddings = weights.get_tensor("model.embed_tokens.weight").float()
+    return AutoTokenizer.from_pretrained(folder), embeddings

@@ -1,0 +1,135 @@
+"""Codec benchmark on the development set (never used for training): quality, rates, usage, token
+consistency across voices, and speed. Prints a table and writes JSON.
+
+    python -m bench.codec [--checkpoint checkpoints/codec] [--dev dev_set/manifest.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.episodes import load_clips, sample_episodes
+from model.audio import load_audio
+from model.codec import LLMCodec
+
+CATEGORIES = {
+    "real speech": ("enhance", "clean"),
+    "real speech (words)": ("language", ""),
+    "TTS speech": ("commands", ""),
+    "sound effects": ("sounds", ""),
+}
+
+
+def log_mel_distance(codec: LLMCodec, reference: np.ndarray, estimate: np.ndarray) -> float:
+    a, b = codec.log_mel(reference), codec.log_mel(estimate)
+    return float((a - b).abs().mean())
+
+
+def quality(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
+    from pesq import pesq
+    from pystoi import stoi
+
+    scores = defaultdict(list)
+    for clip in clips[:limit]:
+        audio = load_audio(clip["path"])
+        codes = codec.encode(audio)
+        for levels, key in ((3, ""), (1, "_level0"), (2, "_levels01")):
+            if levels < 3 and key and len(scores["pesq" + key]) >= 10:
+                continue
+            out = codec.decode(codes.upto(levels - 1)).samples
+            # pesq refuses clips without enough speech activity: those clips have no PESQ
+            with contextlib.suppress(Exception):
+                scores["pesq" + key].append(pesq(16_000, audio.samples, out, "wb"))
+            if key == "":
+                scores["stoi"].append(stoi(audio.samples, out, 16_000))
+                scores["log_mel_l1"].append(log_mel_distance(codec, audio.samples, out))
+    return {k: round(float(np.mean(v)), 3) for k, v in scores.items() if v} | {"clips": min(limit, len(clips))}
+
+
+def usage(codec: LLMCodec, clips: list[dict]) -> list[float]:
+    used = [set() for _ in codec.config.level_rows]
+    for clip in clips:
+        for level, codes in enumerate(codec.encode(load_audio(clip["path"])).levels):
+            used[level].update(codes.tolist())
+    return [round(len(u) / len(rows), 3) for u, rows in zip(used, codec.config.level_rows, strict=True)]
+
+
+def token_overlap_nn(codec: LLMCodec, clips: list[dict], n_way: int, episodes: int, seed: int) -> float:
+    """1-shot nearest neighbour on level-0 token-set overlap (Jaccard), support and query from other voices."""
+    tokens = {c["path"]: set(codec.encode(load_audio(c["path"])).levels[0].tolist()) for c in clips}
+    correct = 0
+    sampled = sample_episodes(clips, n_way, 1, episodes, seed)
+    for episode in sampled:
+        query = tokens[episode.query[0]]
+        sims = [len(query & tokens[p]) / max(1, len(query | tokens[p])) for p, _ in episode.support]
+        correct += episode.support[int(np.argmax(sims))][1] == episode.query[1]
+    return round(correct / len(sampled), 3)
+
+
+def speed(codec: LLMCodec, seconds: float = 10.0, repeats: int = 3) -> dict:
+    rng = np.random.default_rng(0)
+    from model.audio import Audio
+
+    audio = Audio((0.1 * rng.standard_normal(int(seconds * 16_000))).astype(np.float32))
+    codec.encode(audio)
+    encode = min(_timed(lambda: codec.encode(audio)) for _ in range(repeats))
+    codes = codec.encode(audio)
+    decode = min(_timed(lambda: codec.decode(codes)) for _ in range(repeats))
+    return {
+        "encode_x_realtime": round(seconds / encode, 1),
+        "decode_x_realtime": round(seconds / decode, 1),
+        "encode_decode_x_realtime": round(seconds / (encode + decode), 1),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="checkpoints/codec")
+    parser.add_argument("--dev", type=Path, default=Path("dev_set/manifest.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench_results/codec.json"))
+    parser.add_argument("--clips", type=int, default=30, help="clips per quality category")
+    parser.add_argument("--episodes", type=int, default=400)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    codec = LLMCodec.from_pretrained(args.checkpoint)
+    config = codec.config
+    result = {
+        "checkpoint": args.checkpoint,
+        "frame_rates": [round(r, 2) for r in config.frame_rates],
+        "tokens_per_second": round(config.tokens_per_second, 1),
+        "bitrate": round(config.bitrate),
+        "quality": {},
+    }
+    for name, (task, role) in CATEGORIES.items():
+        clips = [c for c in load_clips(args.dev, task) if not role or c["role"] == role]
+        result["quality"][name] = quality(codec, clips, args.clips)
+        print(name, result["quality"][name], flush=True)
+    every = [c for task in ("commands", "sounds", "language", "style", "enhance") for c in load_clips(args.dev, task)]
+    result["usage_per_level"] = usage(codec, every[::3])
+    commands = load_clips(args.dev, "commands")
+    result["level0_overlap_nn"] = {
+        f"{n}-way 1-shot": token_overlap_nn(codec, commands, n, args.episodes, seed=0) for n in (2, 5)
+    }
+    result["speed_cpu"] = speed(codec)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

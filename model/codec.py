@@ -1,0 +1,215 @@
+"""The LLM-vocabulary codec: 16 kHz audio ↔ multi-scale codes that are LLM tokens.
+
+    audio ─┬─ speech embedding (12.5 Hz) ──► level 0: nearest of K *word* codes ──────────────┐
+           └─ log-mel (86 Hz) ─► encoder ─► residual ─► level 1 (21.5 Hz), level 2 (43 Hz):    │
+                                             sub-word codes, each on what the levels before missed │
+    decode: level latents summed at 86 Hz ─► decoder ─► log-mel ─► frozen HiFi-GAN ─► 16 kHz ◄──┘
+
+Codebooks are frozen LLM embedding rows (``quantizer.py``); the checkpoint stores only which table rows and
+token ids each level uses and the tables' hash, and loading refuses an LLM whose vocabulary differs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.audio import SAMPLE_RATE, Audio, resample
+from model.codes import Codes
+from model.layers import ConvStack
+from model.mel import LogMel, MelConfig
+from model.quantizer import ResidualLevels, SemanticQuantizer
+from model.semantic import HOP as SEMANTIC_HOP
+
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+
+
+@dataclass
+class CodecConfig:
+    """Sizes, rates and the vocabulary binding of a codec. Derived rates are properties, never stored."""
+
+    lm: str = "qwen2.5-coder-0.5b"  # whose embedding rows are the codebooks (codes map by string to other LMs)
+    tables_hash: str = ""  # VocabTables.hash at training time
+    level_rows: list[list[int]] = field(default_factory=list)  # per level: rows of its table (level 0: words)
+    level_token_ids: list[list[int]] = field(default_factory=list)  # the same rows as ``lm`` token ids
+    row_dim: int = 896  # the LLM's embedding size
+    semantic_dim: int = 96  # speech-embedding size (level 0's input)
+    strides: tuple[int, ...] = (4, 2)  # mel frames per code, levels 1.. (86.1 Hz / 4 = 21.5 Hz, / 2 = 43.1 Hz)
+    latent_dim: int = 192
+    hidden: int = 192
+    encoder_blocks: int = 6
+    decoder_blocks: int = 8
+    code_dim: int = 8  # factorised-code dimension: small enough that every row stays in use
+    mel_hop: int = 256  # the vocoder's framing at ``mel_rate``
+    mel_rate: int = 22_050
+
+    @property
+    def num_levels(self) -> int:
+        return 1 + len(self.strides)
+
+    @property
+    def mel_frame_rate(self) -> float:
+        return self.mel_rate / self.mel_hop
+
+    @property
+    def frame_rates(self) -> list[float]:
+        """Codes per second, per level."""
+        return [SAMPLE_RATE / SEMANTIC_HOP] + [self.mel_frame_rate / s for s in self.strides]
+
+    @property
+    def tokens_per_second(self) -> float:
+        return sum(self.frame_rates)
+
+    @property
+    def bitrate(self) -> float:
+        """Bits per second if each code is sent as log2(table size) bits."""
+        return sum(rate * math.log2(len(rows)) for rate, rows in zip(self.frame_rates, self.level_rows, strict=True))
+
+    @property
+    def frame_multiple(self) -> int:
+        """Mel frames are padded to a multiple of this, so every level's stride divides them."""
+        return math.lcm(*self.strides)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> CodecConfig:
+        data = json.loads(path.read_text())
+        data["strides"] = tuple(data["strides"])
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class LLMCodec(nn.Module):
+    """Encoder, quantisers and decoder. ``semantic`` (audio → (T0, E) embeddings) and ``vocoder``
+    (log-mel (B, 80, T) → waveform (B, 1, T * hop)) are injected: the real ones are frozen pretrained models."""
+
+    def __init__(self, config: CodecConfig, semantic: Callable[[np.ndarray], np.ndarray], vocoder: nn.Module):
+        super().__init__()
+        self.config = config
+        self.semantic = semantic
+        self.vocoder = vocoder.eval().requires_grad_(False)
+        self.mel = LogMel(MelConfig(sample_rate=config.mel_rate, hop_length=config.mel_hop))
+        n_mels = self.mel.config.n_mels
+        self.encoder = ConvStack(n_mels, config.hidden, config.latent_dim, config.encoder_blocks)
+        self.level0 = SemanticQuantizer(len(config.level_rows[0]), config.row_dim, config.semantic_dim)
+        self.level0_embed = nn.Linear(config.semantic_dim, config.latent_dim)
+        self.levels = ResidualLevels(
+            config.strides, [len(r) for r in config.level_rows[1:]], config.row_dim, config.latent_dim, config.code_dim
+        )
+        self.decoder = ConvStack(config.latent_dim, config.hidden, n_mels, config.decoder_blocks)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu", **overrides) -> LLMCodec:
+        """Load a checkpoint folder (see ``codec_io.load_codec`` for what can be injected)."""
+        from model.codec_io import load_codec
+
+        return load_codec(folder, device=device, **overrides)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        from model.codec_io import save_codec
+
+        return save_codec(self, folder)
+
+    # --- codebooks -------------------------------------------------------------------------------------------
+    def set_codebook_rows(self, rows_per_level: list[torch.Tensor]) -> None:
+        """Install the LLM embedding rows (K_i, H) of every level."""
+        self.level0.codebook.set_rows(rows_per_level[0])
+        for quantizer, rows in zip(self.levels.levels, rows_per_level[1:], strict=True):
+            quantizer.codebook.set_rows(rows)
+
+    # --- framing ----------------------------------------------------------------------------------------------
+    def mel_frames(self, num_samples: int) -> int:
+        """Mel frames for a clip of ``num_samples`` at 16 kHz, rounded up to the frame multiple."""
+        at_mel_rate = math.ceil(num_samples * self.config.mel_rate / SAMPLE_RATE)
+        multiple = self.config.frame_multiple * self.config.mel_hop
+        return math.ceil(at_mel_rate / multiple) * multiple // self.config.mel_hop
+
+    def level0_index(self, frames: int, level0_frames: int) -> torch.Tensor:
+        """(frames,) which level-0 code covers each mel frame (12.5 Hz vs 86.1 Hz: aligned by time)."""
+        seconds = (torch.arange(frames) + 0.5) / self.config.mel_frame_rate
+        return (seconds * self.config.frame_rates[0]).long().clamp(max=level0_frames - 1)
+
+    def log_mel(self, samples: np.ndarray) -> torch.Tensor:
+        """(N,) 16 kHz → (1, 80, frames) log-mel, zero-padded to whole frames."""
+        wav = torch.from_numpy(resample(samples, SAMPLE_RATE, self.config.mel_rate))
+        wav = nn.functional.pad(wav, (0, self.mel_frames(len(samples)) * self.config.mel_hop - len(wav)))
+        return self.mel(wav[None].to(self.mel.filters.device))
+
+    # --- training forward -------------------------------------------------------------------------------------
+    def forward(self, mel: torch.Tensor, level0_codes: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training path. mel (B, 80, T), level0_codes (B, T) per mel frame, ``keep`` acoustic levels.
+        Returns (reconstructed mel (B, 80, T), VQ loss)."""
+        coarse = self.level0_embed(self.level0.decode(level0_codes)).transpose(1, 2)  # (B, D, T)
+        fine, _, vq_loss = self.levels(self.encoder(mel) - coarse, keep)
+        return self.decoder(coarse + fine), vq_loss
+
+    # --- inference -------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, audio: Audio) -> Codes:
+        """16 kHz ``Audio`` → ``Codes`` with one code tensor per level (rows of each level's table)."""
+        device = self.mel.filters.device
+        embeddings = torch.from_numpy(self.semantic(audio.samples)).to(device)  # (T0, E)
+        level0 = self.level0.encode(embeddings)
+        mel = self.log_mel(audio.samples)
+        coarse = self._coarse(level0, mel.shape[-1])
+        _, codes, _ = self.levels(self.encoder(mel) - coarse, keep=len(self.config.strides))
+        return self._to_codes([level0] + [c[0] for c in codes], len(audio.samples))
+
+    @torch.inference_mode()
+    def decode(self, codes: Codes) -> Audio:
+        """``Codes`` (any number of leading levels, ≥ 1) → 16 kHz ``Audio``."""
+        device = self.mel.filters.device
+        levels = [torch.as_tensor(c, dtype=torch.long, device=device) for c in self._from_codes(codes)]
+        frames = self._frames_of(codes)
+        mel = self.decoder_mel(levels, frames)
+        wav = self.vocoder(mel)[0, 0].float().cpu().numpy()
+        samples = resample(wav, self.config.mel_rate, SAMPLE_RATE)
+        length = codes.num_samples or len(samples)
+        samples = np.pad(samples, (0, max(0, length - len(samples))))[:length]
+        return Audio(samples.astype(np.float32), SAMPLE_RATE, "reconstruction")
+
+    def decoder_mel(self, levels: list[torch.Tensor], frames: int) -> torch.Tensor:
+        """(1, 80, frames) log-mel from level codes (level 0 first; finer levels optional)."""
+        coarse = self._coarse(levels[0], frames)
+        fine = self.levels.decode([c[None] for c in levels[1:]], frames, coarse)
+        return self.decoder(coarse + fine)
+
+    def _coarse(self, level0: torch.Tensor, frames: int) -> torch.Tensor:
+        per_frame = level0[self.level0_index(frames, len(level0)).to(level0.device)]
+        return self.level0_embed(self.level0.decode(per_frame)).T[None]  # (1, D, frames)
+
+    def _frames_of(self, codes: Codes) -> int:
+        if codes.num_samples:
+            return self.mel_frames(codes.num_samples)
+        if codes.num_levels > 1:
+            return codes.lengths()[1] * self.config.strides[0]
+        return self.mel_frames(codes.lengths()[0] * SEMANTIC_HOP)
+
+    def _to_codes(self, levels: list[torch.Tensor], num_samples: int) -> Codes:
+        """Quantiser indices → rows of each level's table."""
+        rows = [torch.tensor(r, dtype=torch.long) for r in self.config.level_rows]
+        return Codes(tuple(rows[i][c.cpu()] for i, c in enumerate(levels)), num_samples)
+
+    def _from_codes(self, codes: Codes) -> list[torch.Tensor]:
+        """Rows of each level's table → quantiser indices; a row the codec does not use raises ``ValueError``."""
+        out = []
+        for level, table_rows in enumerate(codes.levels):
+            rows = torch.tensor(self.config.level_rows[level], dtype=torch.long)
+            lookup = torch.full((int(rows.max()) + 1,), -1, dtype=torch.long)
+            lookup[rows] = torch.arange(len(rows))
+            inside = (table_rows >= 0) & (table_rows < len(lookup))
+            index = torch.where(inside, lookup[table_rows.clamp(0, len(lookup) - 1)], -1)
+            if (index < 0).any():
+                raise ValueError(
+                    f"Level {level} holds codes this codec does not use ({table_rows[index < 0][:3].tolist()})."
+                )
+            out.append(index)
+        return out

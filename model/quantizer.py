@@ -1,0 +1,118 @@
+"""Quantisers whose codebooks are frozen LLM embedding rows seen through a learned low-dimensional map.
+
+Taking the nearest frozen row in the full LLM space collapses to a handful of codes (../shared/DATA.md);
+factorised codes work: the rows are centred, mapped by a learned linear layer to a few dimensions, and the
+nearest neighbour is taken there (cosine for the acoustic levels, Euclidean for the semantic level 0, whose
+map is fitted in closed form to k-means centroids). The code is always a row of the level's table, i.e.
+an LLM token.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from model.layers import pool, upsample
+
+
+class VocabCodebook(nn.Module):
+    """K frozen rows (K, H), centred, and a learned map H → code_dim. The rows are never saved with the codec."""
+
+    def __init__(self, num_rows: int, row_dim: int, code_dim: int):
+        super().__init__()
+        self.register_buffer("rows", torch.zeros(num_rows, row_dim), persistent=False)
+        self.project = nn.Linear(row_dim, code_dim, bias=False)
+
+    def set_rows(self, rows: torch.Tensor) -> None:
+        """Install the LLM's embedding rows for this level (centred: their mean carries no information)."""
+        if rows.shape != self.rows.shape:
+            raise ValueError(
+                f"Codebook rows must have shape {tuple(self.rows.shape)}, got {tuple(rows.shape)}: "
+                "the LLM's embedding size does not match the one the codec was trained with."
+            )
+        self.rows.copy_(rows - rows.mean(dim=0, keepdim=True))
+
+    def vectors(self) -> torch.Tensor:
+        """(K, code_dim) code vectors."""
+        return self.project(self.rows)
+
+
+class SemanticQuantizer(nn.Module):
+    """Level 0: speech embeddings (B, T0, E) → nearest of K word codes (Euclidean), and back to E dims."""
+
+    def __init__(self, num_rows: int, row_dim: int, embed_dim: int):
+        super().__init__()
+        self.codebook = VocabCodebook(num_rows, row_dim, embed_dim)
+
+    @torch.no_grad()
+    def fit(self, centroids: torch.Tensor) -> None:
+        """Choose the map so the K code vectors equal ``centroids`` (K, E), least squares (exact when K ≤ H)."""
+        solution = torch.linalg.lstsq(self.codebook.rows.double(), centroids.double()).solution  # (H, E)
+        self.codebook.project.weight.copy_(solution.T.float())
+
+    def encode(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(..., E) → (...) long codes."""
+        flat = embeddings.reshape(-1, embeddings.shape[-1])
+        return torch.cdist(flat, self.codebook.vectors()).argmin(dim=-1).reshape(embeddings.shape[:-1])
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """(...) codes → (..., E) code vectors."""
+        return self.codebook.vectors()[codes]
+
+
+class FactorisedQuantizer(nn.Module):
+    """One acoustic level: (B, D, T) latent → cosine-nearest code in ``code_dim`` dims → (B, D, T)."""
+
+    def __init__(self, num_rows: int, row_dim: int, latent_dim: int, code_dim: int):
+        super().__init__()
+        self.codebook = VocabCodebook(num_rows, row_dim, code_dim)
+        self.in_proj = nn.Conv1d(latent_dim, code_dim, 1)
+        self.out_proj = nn.Conv1d(code_dim, latent_dim, 1)
+
+    def _unit_vectors(self) -> torch.Tensor:
+        return F.normalize(self.codebook.vectors(), dim=-1)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (quantised latent (B, D, T), codes (B, T), VQ loss)."""
+        e = F.normalize(self.in_proj(z), dim=1)  # (B, d, T)
+        book = self._unit_vectors()  # (K, d)
+        codes = torch.einsum("bdt,kd->btk", e, book).argmax(dim=-1)  # (B, T)
+        q = book[codes].transpose(1, 2)  # (B, d, T)
+        loss = F.mse_loss(q, e.detach()) + 0.25 * F.mse_loss(e, q.detach())  # codebook + commitment
+        q = e + (q - e).detach()  # straight-through: gradients reach the encoder as if unquantised
+        return self.out_proj(q), codes, loss
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, T) codes → (B, D, T) latent."""
+        return self.out_proj(self._unit_vectors()[codes].transpose(1, 2))
+
+
+class ResidualLevels(nn.Module):
+    """Acoustic levels 1..L: each quantises, at its own (coarser) frame rate, what the levels before it missed."""
+
+    def __init__(
+        self, strides: tuple[int, ...], rows_per_level: list[int], row_dim: int, latent_dim: int, code_dim: int
+    ):
+        super().__init__()
+        self.strides = strides
+        self.levels = nn.ModuleList(FactorisedQuantizer(k, row_dim, latent_dim, code_dim) for k in rows_per_level)
+
+    def forward(self, residual: torch.Tensor, keep: int) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """Quantise the first ``keep`` levels of ``residual`` (B, D, T): (sum of their outputs, codes, loss)."""
+        total = torch.zeros_like(residual)
+        codes, loss = [], residual.new_zeros(())
+        for quantizer, stride in list(zip(self.levels, self.strides, strict=True))[:keep]:
+            z_q, level_codes, level_loss = quantizer(pool(residual, stride))
+            z_q = upsample(z_q, stride)
+            residual, total = residual - z_q, total + z_q
+            codes.append(level_codes)
+            loss = loss + level_loss
+        return total, codes, loss
+
+    def decode(self, codes: list[torch.Tensor], frames: int, like: torch.Tensor) -> torch.Tensor:
+        """Sum of the given levels' latents at ``frames`` mel frames (missing levels add nothing)."""
+        total = like.new_zeros(like.shape[0], self.levels[0].out_proj.out_channels, frames)
+        for quantizer, stride, level_codes in zip(self.levels, self.strides, codes, strict=False):
+            total = total + upsample(quantizer.decode(level_codes), stride)[..., :frames]
+        return total
