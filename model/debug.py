@@ -91,3 +91,15 @@ def debug_codec(seed: int = 0, lm: FrozenLM | None = None):
     codec = LLMCodec(config, debug_semantic, vocoder)
     codec.set_codebook_rows(codebook_rows(config, lm.tokenizer, lm.embeddings(), DEBUG_TABLES))
     return codec.eval()
+
+
+def debug_pipeline(seed: int = 0, max_demos: int = 64):
+    """A complete pipeline of tiny random parts: for wiring tests of the library, the CLI and the app."""
+    from model.audio import AudioLimits
+    from model.pipeline import ICLPipeline
+    from model.vocab import VocabMap
+
+    lm = debug_lm(seed, context_length=2048)
+    codec = debug_codec(seed, lm)
+    limits = AudioLimits(max_seconds=10.0)
+    return ICLPipeline(codec, lm, VocabMap.for_tokenizer(DEBUG_TABLES, lm.tokenizer), limits, max_demos)

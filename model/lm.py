@@ -163,6 +163,25 @@ class FrozenLM:
                 cache, logprobs = out.past_key_values, _log_softmax(out.logits[0, -1])
         return torch.tensor(chosen, dtype=torch.long)
 
+    @torch.inference_mode()
+    def attention_from_last(self, prefix: Prefix, ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """Attention paid by the last token of ``prefix + ids`` to every position: (len(prefix) + len(ids),),
+        averaged over layers and heads (sums to 1). Runs ``ids`` once more with eager attention, which is
+        the only implementation that returns attention weights."""
+        ids = self._ids(ids)
+        previous = self.model.config._attn_implementation
+        self.model.set_attn_implementation("eager")
+        try:
+            out = self.model(
+                ids[None].to(self.device),
+                past_key_values=self._cache(prefix.kv, 1),
+                use_cache=True,
+                output_attentions=True,
+            )
+        finally:
+            self.model.set_attn_implementation(previous)
+        return torch.stack([layer[0, :, -1, :] for layer in out.attentions]).float().mean(dim=(0, 1)).cpu()
+
     def _cache(self, kv: KV, batch: int):
         from transformers import DynamicCache
 

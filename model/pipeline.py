@@ -1,0 +1,298 @@
+"""ICLPipeline: classify, enhance and synthesize audio with a frozen LLM and the LLM-vocabulary codec.
+
+The LLM does the work: it reads demonstrations written in its own tokens and scores (classify) or writes
+(enhance, synthesize) the answer. The instruction and demonstrations of a support set are run once and
+their KV cache reused by every later query and every label candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.audio import Audio, AudioLimits, load_audio
+from model.codec import LLMCodec
+from model.codes import Codes
+from model.lm import FrozenLM, Prefix
+from model.prompts import Prompt, PromptBuilder, PromptOptions, audio_ids, concat, label_names
+from model.results import AudioResult, ClassifyResult, TokenizedClip
+from model.vocab import VocabMap
+
+DEFAULT_CODEC = Path(__file__).resolve().parent.parent / "checkpoints" / "codec"
+AudioLike = str | Path | Audio | np.ndarray
+DIGIT_WORDS = dict(enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")))
+
+
+@dataclass(frozen=True)
+class ClassifyOptions:
+    prompt: PromptOptions = field(default_factory=PromptOptions)
+    calibration: str = "content_free"  # content_free | none
+    decoding: str = "score"  # score: each label as a whole | greedy: the paper's restricted greedy decoding
+    clip_seconds: float | None = None  # cut every clip to this length (the paper's recipe uses 1 s)
+
+
+@dataclass(frozen=True)
+class SupportSet:
+    """A classification prompt prefix, run once: reuse it for any number of queries."""
+
+    labels: tuple[str, ...]
+    names: tuple[str, ...]  # what the LLM writes for each label
+    prompt: Prompt
+    prefix: Prefix
+    content_free: torch.Tensor  # (labels,) scores for an empty query: the LLM's bias per label
+    options: ClassifyOptions
+
+
+class ICLPipeline:
+    """Frozen codec + frozen LLM. Build with ``from_pretrained``; the constructor is pure."""
+
+    def __init__(
+        self,
+        codec: LLMCodec,
+        lm: FrozenLM,
+        vocab: VocabMap,
+        limits: AudioLimits = AudioLimits(),
+        max_demos: int = 64,
+        cache_size: int = 256,
+    ):
+        self.codec, self.lm, self.vocab, self.limits = codec, lm, vocab, limits
+        self.max_demos = max_demos
+        self.builder = PromptBuilder(lm.encode_text)
+        self._clips: OrderedDict[str, TokenizedClip] = OrderedDict()
+        self._cache_size = cache_size
+
+    @classmethod
+    def from_pretrained(
+        cls, lm: str = "default", codec: str | Path = DEFAULT_CODEC, device: str = "auto", **kwargs
+    ) -> ICLPipeline:
+        from model.vocab import VocabTables
+
+        language_model = FrozenLM.from_pretrained(lm, device=device)
+        codec_model = LLMCodec.from_pretrained(codec, device=language_model.device)
+        vocab = VocabMap.for_tokenizer(VocabTables.load(), language_model.tokenizer)
+        return cls(codec_model, language_model, vocab, **kwargs)
+
+    # --- clips ------------------------------------------------------------------------------------------------
+    def load(self, source: AudioLike, name: str | None = None, sample_rate: int | None = None) -> Audio:
+        return load_audio(source, sample_rate=sample_rate, limits=self.limits, name=name)
+
+    def tokenize(self, source: AudioLike, name: str | None = None, clip_seconds: float | None = None) -> TokenizedClip:
+        """Encode a clip (memoised by content) into codes, LLM token ids and text."""
+        audio = self.load(source, name)  # an Audio object too: limits and silence are checked for every input
+        if clip_seconds:
+            audio = Audio(audio.samples[: int(clip_seconds * audio.sample_rate)], audio.sample_rate, audio.name)
+        key = hashlib.sha1(audio.samples.tobytes()).hexdigest()
+        if key not in self._clips:
+            codes = self.codec.encode(audio)
+            self._clips[key] = TokenizedClip(audio, codes, self.vocab.to_token_ids(codes), self.vocab.to_text(codes))
+            if len(self._clips) > self._cache_size:
+                self._clips.popitem(last=False)
+        self._clips.move_to_end(key)
+        return self._clips[key]
+
+    # --- classify ---------------------------------------------------------------------------------------------
+    def support_set(
+        self, demos: Sequence[tuple[AudioLike, str]], options: ClassifyOptions = ClassifyOptions()
+    ) -> SupportSet:
+        """Check and encode the demonstrations, build the prompt prefix and run it once."""
+        labels = _check_labels([label for _, label in demos], self.max_demos)
+        names = label_names(labels, options.prompt)
+        name_of = dict(zip(labels, names, strict=True))
+        clips = [
+            self.tokenize(audio, f"demonstration {i + 1}", options.clip_seconds) for i, (audio, _) in enumerate(demos)
+        ]
+        pieces = [
+            (self._pieces(c, options.prompt), name_of[label.strip()])
+            for c, (_, label) in zip(clips, demos, strict=True)
+        ]
+        prompt = self.builder.classify_prefix(pieces, names, options.prompt)
+        prefix = self.lm.prefix(prompt.ids)
+        content_free = torch.zeros(len(labels))
+        if options.calibration == "content_free":
+            empty = self.builder.query([[] for _ in options.prompt.levels], options.prompt.levels)
+            content_free = self._score_labels(self.lm.extend(prefix, empty.ids), names)
+        return SupportSet(tuple(labels), tuple(names), prompt, prefix, content_free, options)
+
+    def classify(
+        self,
+        query: AudioLike,
+        support: SupportSet | Sequence[tuple[AudioLike, str]],
+        options: ClassifyOptions | None = None,
+        explain: bool = True,
+    ) -> ClassifyResult:
+        """The label of ``query`` given labelled demonstrations (or a ``SupportSet`` built earlier)."""
+        started = time.perf_counter()
+        if not isinstance(support, SupportSet):
+            support = self.support_set(support, options or ClassifyOptions())
+        opts = support.options
+        clip = self.tokenize(query, "the query", opts.clip_seconds)
+        query_prompt = self.builder.query(self._pieces(clip, opts.prompt), opts.prompt.levels)
+        extended = self.lm.extend(support.prefix, query_prompt.ids)
+        scores = self._score_labels(extended, support.names)
+        if opts.decoding == "greedy":
+            probs = self._greedy_choice(extended, support.names)
+        else:
+            probs = torch.softmax(scores - support.content_free, dim=0)
+        prompt = concat(support.prompt, query_prompt)
+        attention = self._demo_attention(support, query_prompt, prompt) if explain else []
+        best = int(torch.argmax(probs))
+        return ClassifyResult(
+            support.labels[best],
+            dict(zip(support.labels, probs.tolist(), strict=True)),
+            dict(zip(support.labels, scores.tolist(), strict=True)),
+            prompt,
+            attention,
+            time.perf_counter() - started,
+        )
+
+    def _pieces(self, clip: TokenizedClip, options: PromptOptions) -> list[list[int]]:
+        return audio_ids(clip.token_ids, options.levels, options.collapse_repeats)
+
+    def _score_labels(self, prefix: Prefix, names: Sequence[str]) -> torch.Tensor:
+        return self.lm.score(prefix, [self.builder.answer_ids(n) for n in names])
+
+    def _greedy_choice(self, prefix: Prefix, names: Sequence[str]) -> torch.Tensor:
+        """The paper's recipe: greedy decoding restricted, step by step, to the tokens of the labels."""
+        candidates = [self.builder.text(" " + n) for n in names]
+        alive = list(range(len(names)))
+        for step in range(max(map(len, candidates))):
+            allowed = sorted({candidates[i][step] for i in alive if step < len(candidates[i])})
+            if len(alive) == 1 or not allowed:
+                break
+            token = int(self.lm.generate(prefix, [allowed], 1)[0])
+            alive = [i for i in alive if step < len(candidates[i]) and candidates[i][step] == token]
+            prefix = self.lm.extend(prefix, [token])
+        probs = torch.zeros(len(names))
+        probs[alive] = 1.0 / len(alive)
+        return probs
+
+    def _demo_attention(self, support: SupportSet, query: Prompt, prompt: Prompt) -> list[float]:
+        weights = self.lm.attention_from_last(support.prefix, query.ids)
+        spans = prompt.spans("demo")
+        totals = [float(weights[slice(*spans[i])].sum()) if i in spans else 0.0 for i in range(len(spans))]
+        total = sum(totals) or 1.0
+        return [t / total for t in totals]
+
+    # --- enhance and synthesize -------------------------------------------------------------------------------
+    def enhance(
+        self, pairs: Sequence[tuple[AudioLike, AudioLike]], query: AudioLike, levels: tuple[int, ...] = (0, 1, 2)
+    ) -> AudioResult:
+        """Clean tokens for a noisy ``query``, learned from (noisy, clean) demonstration pairs."""
+        started = time.perf_counter()
+        if not pairs:
+            raise ValueError("Give at least one (noisy, clean) demonstration pair.")
+        demos = []
+        for i, (noisy, clean) in enumerate(pairs):
+            noisy_clip, clean_clip = (
+                self.tokenize(noisy, f"noisy clip {i + 1}"),
+                self.tokenize(clean, f"clean clip {i + 1}"),
+            )
+            if abs(noisy_clip.audio.duration - clean_clip.audio.duration) > 0.1:
+                raise ValueError(
+                    f"Pair {i + 1}: the noisy clip ({noisy_clip.audio.duration:.2f} s) and the clean clip "
+                    f"({clean_clip.audio.duration:.2f} s) differ in length; use two versions of one recording."
+                )
+            demos.append(
+                (
+                    self.builder.input_audio(audio_ids(noisy_clip.token_ids, levels, False), levels, i),
+                    audio_ids(clean_clip.token_ids, levels, False),
+                )
+            )
+        prefix_prompt = self.builder.pair_prefix(
+            demos, levels, "Remove the noise: rewrite each noisy clip as clean audio."
+        )
+        clip = self.tokenize(query, "the noisy query")
+        query_prompt = self.builder.input_audio(audio_ids(clip.token_ids, levels, False), levels, None)
+        lengths = [len(clip.token_ids[level]) for level in levels]
+        codes, tail = self._generate_codes(self.lm.prefix(prefix_prompt.ids), query_prompt, levels, lengths)
+        codes = Codes(codes.levels, clip.codes.num_samples)
+        return AudioResult(self.codec.decode(codes), codes, concat(prefix_prompt, tail), time.perf_counter() - started)
+
+    def synthesize(
+        self, pairs: Sequence[tuple[str, AudioLike]], text: str, levels: tuple[int, ...] = (0, 1, 2)
+    ) -> AudioResult:
+        """Audio for ``text``, a sequence of words (or digits) each demonstrated by a (text, audio) pair."""
+        started = time.perf_counter()
+        known: dict[str, TokenizedClip] = {}
+        demos = []
+        for i, (demo_text, audio) in enumerate(pairs):
+            words = normalise_text(demo_text)
+            if not words:
+                raise ValueError(f"Pair {i + 1} has no text; write the words spoken in its clip.")
+            clip = self.tokenize(audio, f"demonstration {i + 1}")
+            known.setdefault(" ".join(words), clip)
+            demos.append((self.builder.input_text(" ".join(words), i), audio_ids(clip.token_ids, levels, False)))
+        words = normalise_text(text)
+        missing = sorted({w for w in words if w not in known})
+        if not words or missing:
+            raise ValueError(
+                f"No demonstration says {', '.join(map(repr, missing)) or 'anything'}: synthesis copies "
+                f"demonstrated words. Known words: {', '.join(sorted(known))}."
+            )
+        prefix_prompt = self.builder.pair_prefix(demos, levels, "Speak each text as audio tokens.")
+        prefix = self.lm.prefix(prefix_prompt.ids)
+        parts, prompt = [], prefix_prompt
+        for word in words:  # one word at a time: each copies its demonstration's tokens
+            lengths = [len(known[word].token_ids[level]) for level in levels]
+            codes, tail = self._generate_codes(prefix, self.builder.input_text(word, None), levels, lengths)
+            parts.append(codes)
+            prompt = concat(prompt, tail)
+        codes = Codes(tuple(torch.cat([p.levels[i] for p in parts]) for i in range(len(levels))))
+        return AudioResult(self.codec.decode(codes), codes, prompt, time.perf_counter() - started)
+
+    def _generate_codes(
+        self, prefix: Prefix, query_prompt: Prompt, levels: Sequence[int], lengths: list[int]
+    ) -> tuple[Codes, Prompt]:
+        """After ``prefix`` + the query, generate each level's tokens in turn, constrained to that level's codes
+        and of the given length. Returns the codes and the prompt tail (query + generated tokens)."""
+        tail = concat(query_prompt)
+        tail.add(self.builder.output_open(), "text")
+        state = self.lm.extend(prefix, tail.ids)
+        level_ids = []
+        for k, (level, length) in enumerate(zip(levels, lengths, strict=True)):
+            ids = self.lm.generate(state, [self._allowed_ids(level)], length)
+            level_ids.append(ids)
+            tail.add(ids.tolist(), "answer", level=level)
+            if k + 1 < len(levels):
+                separator = self.builder.text(" |")
+                tail.add(separator, "text")
+                state = self.lm.extend(state, ids.tolist() + separator)
+        codes = Codes(
+            tuple(self.vocab.from_token_ids(level, ids) for level, ids in zip(levels, level_ids, strict=True))
+        )
+        return codes, tail
+
+    def _allowed_ids(self, level: int) -> torch.Tensor:
+        """LLM ids of the table rows this codec uses at ``level``."""
+        return self.vocab.token_ids(level)[torch.tensor(self.codec.config.level_rows[level])]
+
+
+def normalise_text(text: str) -> list[str]:
+    """Lower-case words; digits become words ("3 1" → ["three", "one"])."""
+    words = []
+    for token in re.findall(r"[^\W_]+", text.lower()):
+        words.extend(DIGIT_WORDS[int(d)] for d in token) if token.isdigit() else words.append(token)
+    return words
+
+
+def _check_labels(labels: Sequence[str], max_demos: int) -> list[str]:
+    """The distinct labels in first-seen order, or a ``ValueError`` saying what to fix."""
+    if len(labels) > max_demos:
+        raise ValueError(f"{len(labels)} demonstrations given; at most {max_demos} fit. Remove some.")
+    cleaned = [label.strip() if isinstance(label, str) else "" for label in labels]
+    if any(not label for label in cleaned):
+        raise ValueError("Every demonstration needs a label (one is empty).")
+    if too_long := [label for label in cleaned if len(label) > 40]:
+        raise ValueError(f"Labels must be short (≤ 40 characters): {too_long[0][:50]!r}…")
+    distinct = list(dict.fromkeys(cleaned))
+    if len(distinct) < 2:
+        raise ValueError("Give demonstrations of at least two different labels.")
+    return distinct

@@ -1,0 +1,39 @@
+"""Typed results of the few-shot pipeline (CPU tensors and arrays; the prompt for the token view)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from model.audio import Audio
+from model.codes import Codes
+from model.prompts import Prompt
+
+
+@dataclass(frozen=True)
+class TokenizedClip:
+    """A clip as the LLM sees it: codes, the LLM token ids per level, and their text per level."""
+
+    audio: Audio
+    codes: Codes
+    token_ids: list[torch.Tensor]  # per level, (T_i,) LLM ids
+    text: list[list[str]]  # per level, the table strings
+
+
+@dataclass(frozen=True)
+class ClassifyResult:
+    label: str  # the most probable label
+    probs: dict[str, float]  # calibrated probabilities, summing to 1
+    scores: dict[str, float]  # raw total log-prob of each label's answer tokens
+    prompt: Prompt  # instruction + demonstrations + query, up to "Output:"
+    attention: list[float]  # per demonstration: its share of the attention paid at the answer position
+    seconds: float
+
+
+@dataclass(frozen=True)
+class AudioResult:
+    audio: Audio
+    codes: Codes
+    prompt: Prompt  # the whole prompt including the generated tokens
+    seconds: float

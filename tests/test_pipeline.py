@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from model.audio import Audio
+from model.debug import debug_pipeline
+from model.lm import FrozenLM
+from model.pipeline import ClassifyOptions, ICLPipeline, normalise_text
+from tests.conftest import sine
+
+
+class Rigged(torch.nn.Module):
+    """Wraps a causal LM and adds a fixed bias to its logits: a 'model' with a known preference."""
+
+    def __init__(self, inner: torch.nn.Module, bias: torch.Tensor):
+        super().__init__()
+        self.inner, self.bias = inner, bias
+
+    @property
+    def config(self):
+        return self.inner.config
+
+    def get_input_embeddings(self):
+        return self.inner.get_input_embeddings()
+
+    def set_attn_implementation(self, name):
+        self.inner.set_attn_implementation(name)
+
+    def forward(self, input_ids, **kwargs):
+        out = self.inner(input_ids, **kwargs)
+        out.logits = out.logits + self.bias
+        return out
+
+
+def rigged(pipeline: ICLPipeline, token: str, strength: float) -> ICLPipeline:
+    lm = pipeline.lm
+    bias = torch.zeros(lm.vocab_size)
+    bias[lm.encode_text(token)[0]] = strength
+    return ICLPipeline(
+        pipeline.codec, FrozenLM(Rigged(lm.model, bias), lm.tokenizer, "rigged"), pipeline.vocab, pipeline.limits
+    )
+
+
+def tone(freq: float, seconds: float = 0.8) -> Audio:
+    return Audio(sine(seconds, 16_000, freq))
+
+
+DEMOS = [(tone(300), "yes"), (tone(900), "no"), (tone(320), "yes"), (tone(950), "no")]
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return debug_pipeline()
+
+
+def test_a_rigged_lm_makes_classify_pick_its_label(pipeline):
+    for label in ("yes", "no"):
+        result = rigged(pipeline, " " + label, 25.0).classify(tone(500), DEMOS, ClassifyOptions(calibration="none"))
+        assert result.label == label and result.probs[label] > 0.99
+
+
+def test_probabilities_sum_to_one_and_attention_covers_every_demo(pipeline):
+    result = pipeline.classify(tone(310), DEMOS)
+    assert set(result.probs) == {"yes", "no"}
+    assert sum(result.probs.values()) == pytest.approx(1.0)
+    assert len(result.attention) == len(DEMOS) and sum(result.attention) == pytest.approx(1.0)
+    assert result.label == max(result.probs, key=result.probs.get)
+
+
+def test_content_free_calibration_removes_a_constant_label_bias(pipeline):
+    """A bias for one label's first token shifts its raw score by a constant; calibration cancels it."""
+    plain = pipeline.classify(tone(700), DEMOS)
+    biased = rigged(pipeline, " yes", 6.0).classify(tone(700), DEMOS)
+    assert biased.scores["yes"] - biased.scores["no"] > plain.scores["yes"] - plain.scores["no"] + 3
+    assert biased.probs["yes"] == pytest.approx(plain.probs["yes"], abs=2e-3)
+
+
+def test_a_support_set_is_reused_with_the_same_answers(pipeline):
+    support = pipeline.support_set(DEMOS)
+    for freq in (300, 600, 900):
+        again = pipeline.classify(tone(freq), DEMOS)
+        cached = pipeline.classify(tone(freq), support)
+        assert cached.probs == pytest.approx(again.probs, abs=1e-4)
+
+
+def test_the_paper_recipe_returns_one_of_the_labels(pipeline):
+    result = pipeline.classify(tone(300), DEMOS, ClassifyOptions(calibration="none", decoding="greedy"))
+    assert result.label in ("yes", "no") and sorted(result.probs.values())[-1] >= 0.5
+
+
+def test_the_prompt_holds_every_demo_and_the_query(pipeline):
+    result = pipeline.classify(tone(300), DEMOS)
+    roles = [s.role for s in result.prompt.segments]
+    assert roles.count("label") == len(DEMOS) and roles.count("query") == 1
+    assert pipeline.lm.tokenizer.decode(result.prompt.ids).endswith(">\nOutput:")
+
+
+@pytest.mark.parametrize(
+    ("demos", "message"),
+    [
+        ([(tone(300), "yes"), (tone(400), "yes")], "at least two different labels"),
+        ([(tone(300), "yes"), (tone(400), "  ")], "needs a label"),
+        ([(tone(300), "yes"), (tone(400), "x" * 80)], "must be short"),
+        ([(tone(300), "yes"), (tone(400), "no")] * 40, "at most 64 fit"),
+        ([(tone(300), "yes"), (Audio(np.zeros(16_000, np.float32)), "no")], "silent"),
+    ],
+)
+def test_bad_support_sets_are_refused(pipeline, demos, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline.classify(tone(300), demos)
+
+
+def test_a_prompt_longer_than_the_context_is_refused():
+    small = debug_pipeline()
+    small.lm.model.config.max_position_embeddings = 64
+    with pytest.raises(ValueError, match="reads at most 64"):
+        small.classify(tone(300, 3.0), DEMOS)
+
+
+def test_unicode_labels_and_duplicates(pipeline):
+    result = pipeline.classify(tone(300), [(tone(300), "héllo wörld"), (tone(900), "日本"), (tone(310), "héllo wörld")])
+    assert set(result.probs) == {"héllo wörld", "日本"}
+
+
+def test_enhance_generates_the_query_length_inside_the_allowed_codes(pipeline):
+    pairs = [(tone(300, 1.0), tone(300, 1.0)), (tone(500, 0.7), tone(500, 0.7))]
+    query = tone(400, 1.3)
+    result = pipeline.enhance(pairs, query)
+    assert len(result.audio.samples) == len(query.samples)
+    expected = pipeline.codec.encode(query).lengths()
+    assert result.codes.lengths() == expected
+    for level, rows in enumerate(pipeline.codec.config.level_rows):
+        assert set(result.codes.levels[level].tolist()) <= set(rows)
+    assert sum(s.end - s.start for s in result.prompt.segments if s.role == "answer") == sum(expected)
+
+
+def test_enhance_refuses_pairs_of_different_lengths(pipeline):
+    with pytest.raises(ValueError, match="differ in length"):
+        pipeline.enhance([(tone(300, 1.0), tone(300, 2.0))], tone(300))
+
+
+def test_synthesize_copies_demonstrated_words(pipeline):
+    pairs = [("three", tone(300, 0.5)), ("one", tone(600, 0.4)), ("2", tone(800, 0.6))]
+    result = pipeline.synthesize(pairs, "3 1 two")
+    lengths = [pipeline.codec.encode(tone(f, s)).lengths() for f, s in ((300, 0.5), (600, 0.4), (800, 0.6))]
+    assert result.codes.lengths() == [sum(col) for col in zip(*lengths, strict=True)]
+    assert len(result.audio.samples) > 0.9 * 16_000 * 1.5
+    with pytest.raises(ValueError, match="No demonstration says 'four'"):
+        pipeline.synthesize(pairs, "four one")
+
+
+def test_normalise_text():
+    assert normalise_text("Call 3-12, now!") == ["call", "three", "one", "two", "now"]
