@@ -1,11 +1,85 @@
-"""Command line: ``python -m model COMMAND``. Run with ``--help`` for the commands."""
+"""Command line: ``python -m model COMMAND``. Run with ``--help`` for the commands.
+
+python -m model tokens clip.wav                          # the codec's tokens per level, as text
+python -m model classify q.wav --demo a.wav=yes --demo b.wav=no
+python -m model enhance noisy_q.wav --pair n1.wav:c1.wav --out clean.wav
+python -m model synthesize "3 1 2" --pair three=3.wav --pair one=1.wav --pair two=2.wav --out out.wav
+python -m model fewshot --jsonl < requests.jsonl         # the fewshot-v1 protocol
+python -m model info --load                              # installed LLMs, caches, tables
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
+from pathlib import Path
+
+
+def _pipeline(args: argparse.Namespace):
+    from model.pipeline import ICLPipeline
+
+    return ICLPipeline.from_pretrained(lm=args.lm, codec=args.codec, device=args.device)
+
+
+def _pair(value: str, sep: str, form: str, last: bool = False) -> tuple[str, str]:
+    """Split ``value`` at the first (or last) ``sep`` into two non-empty parts; ``form`` names the syntax."""
+    left, found, right = value.rpartition(sep) if last else value.partition(sep)
+    if not found or not left or not right:
+        raise ValueError(f"expected {form}, got {value!r}")
+    return left, right
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from model import lm_store
+    from model.audio import load_audio
+    from model.codec import LLMCodec
+    from model.vocab import VocabMap, VocabTables
+
+    codec = LLMCodec.from_pretrained(args.codec)
+    tokenizer, _ = lm_store.tokenizer_and_embeddings(codec.config.lm)
+    codes = codec.encode(load_audio(args.file))
+    text = VocabMap.for_tokenizer(VocabTables.load(), tokenizer).to_text(codes)
+    for level, (words, rate) in enumerate(zip(text, codec.config.frame_rates, strict=True)):
+        print(f"level {level} ({rate:.1f}/s, {len(words)} tokens): {' '.join(words)}")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    demos = [_pair(d, "=", "PATH=LABEL", last=True) for d in args.demo]
+    result = _pipeline(args).classify(args.query, demos)
+    print(json.dumps({"label": result.label, "scores": result.probs, "seconds": round(result.seconds, 3)}))
+    return 0
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    from model.audio import save_audio
+
+    pairs = [_pair(p, ":", "NOISY:CLEAN") for p in args.pair]
+    result = _pipeline(args).enhance(pairs, args.query)
+    print(f"wrote {save_audio(result.audio, args.out)} ({result.seconds:.1f} s)")
+    return 0
+
+
+def cmd_synthesize(args: argparse.Namespace) -> int:
+    from model.audio import save_audio
+
+    pairs = [_pair(p, "=", "TEXT=PATH") for p in args.pair]
+    result = _pipeline(args).synthesize(pairs, args.text)
+    print(f"wrote {save_audio(result.audio, args.out)} ({result.seconds:.1f} s)")
+    return 0
+
+
+def cmd_fewshot(args: argparse.Namespace) -> int:
+    from model.fewshot_protocol import FewShotServer
+    from model.pipeline import RECIPES
+
+    server = FewShotServer(_pipeline(args), RECIPES[args.recipe])
+    for answer in server.serve(sys.stdin):
+        print(answer, flush=True)
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -52,13 +126,44 @@ def _load_report(name: str, device: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m model", description="UniAudio 1.5 library command line.")
+    from model.pipeline import DEFAULT_CODEC
+
+    parser = argparse.ArgumentParser(
+        prog="python -m model", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument("--lm", default="default", help="LLM: default, large, tiny, a bundled name, a folder or hub id")
+    parser.add_argument("--codec", default=str(DEFAULT_CODEC), help="codec checkpoint folder")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     commands = parser.add_subparsers(dest="command", required=True)
+    tokens = commands.add_parser("tokens", help="print a clip's codec tokens per level")
+    tokens.add_argument("file", type=Path)
+    tokens.set_defaults(run=cmd_tokens)
+    classify = commands.add_parser("classify", help="label a query clip from labelled demonstrations")
+    classify.add_argument("query", type=Path)
+    classify.add_argument("--demo", action="append", required=True, metavar="PATH=LABEL")
+    classify.set_defaults(run=cmd_classify)
+    enhance = commands.add_parser("enhance", help="denoise a clip from (noisy, clean) demonstration pairs")
+    enhance.add_argument("query", type=Path)
+    enhance.add_argument("--pair", action="append", required=True, metavar="NOISY:CLEAN")
+    enhance.add_argument("--out", type=Path, default=Path("enhanced.wav"))
+    enhance.set_defaults(run=cmd_enhance)
+    synthesize = commands.add_parser("synthesize", help="speak a text made of demonstrated words")
+    synthesize.add_argument("text")
+    synthesize.add_argument("--pair", action="append", required=True, metavar="TEXT=PATH")
+    synthesize.add_argument("--out", type=Path, default=Path("synthesized.wav"))
+    synthesize.set_defaults(run=cmd_synthesize)
+    fewshot = commands.add_parser("fewshot", help="answer fewshot-v1 requests, one JSON per line on stdin")
+    fewshot.add_argument("--jsonl", action="store_true", required=True, help="read JSON lines (the only mode)")
+    fewshot.add_argument(
+        "--recipe",
+        choices=["ours", "paper"],
+        default="ours",
+        help="ours: calibrated whole-label scoring; paper: the original recipe, for comparison",
+    )
+    fewshot.set_defaults(run=cmd_fewshot)
     info = commands.add_parser("info", help="show installed LLMs, caches and tables")
     info.add_argument("--load", action="store_true", help="also load the LLM and generate a few tokens")
-    info.add_argument("--lm", default="default", help="LLM name, alias (default, large, tiny), folder or hub id")
-    info.add_argument("--device", default="auto", help="auto, cpu or cuda")
     info.set_defaults(run=cmd_info)
     return parser
 

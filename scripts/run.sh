@@ -8,4 +8,4 @@ if [[ -f app.py ]]; then
   exec .venv/bin/python app.py "$@"
 fi
 echo "==> the app is not built yet: showing the library's status instead"
-exec .venv/bin/python -m model info --load "$@"
+exec .venv/bin/python -m model "$@" info --load

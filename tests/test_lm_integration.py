@@ -22,7 +22,7 @@ KNOWN_CONTINUATIONS = {
 
 @pytest.fixture(scope="module", params=["default", "tiny"])
 def real_lm(request):
-    return request.param, FrozenLM.from_pretrained(request.param, device="cpu")
+    return request.param, FrozenLM.from_pretrained(request.param, device="cpu", dtype="float32")
 
 
 def test_known_greedy_continuation(real_lm):
@@ -57,7 +57,7 @@ def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
     weights = folder / "model.safetensors"
     weights.write_bytes(b"\0" * weights.stat().st_size)  # … then corrupted
     monkeypatch.setenv("UNIAUDIO_CACHE", str(tmp_path))
-    lm = FrozenLM.from_pretrained("tiny", device="cpu")
+    lm = FrozenLM.from_pretrained("tiny", device="cpu", dtype="float32")
     prompt, expected = KNOWN_CONTINUATIONS["tiny"]
     assert lm.tokenizer.decode(lm.generate(lm.encode_text(prompt), [torch.arange(lm.vocab_size)], 6)) == expected
     assert lm_store.is_ready(folder) and weights.read_bytes()[:8] != b"\0" * 8

@@ -1,0 +1,80 @@
+"""Latency of the library on this machine: classify (new support set, and each further query with the
+support set cached), enhance and synthesize, on clips from the demo set. Prints JSON.
+
+    python -m bench.latency [--lm default] [--device auto] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.audio import Audio, load_audio
+from model.pipeline import ICLPipeline
+
+DEMO = Path(__file__).resolve().parent.parent / "demo_examples"
+
+
+def one_second(path: Path) -> Audio:
+    """The clip padded or cut to exactly 1 s (the benchmark's clip length)."""
+    audio = load_audio(path)
+    samples = np.pad(audio.samples, (0, max(0, 16_000 - len(audio.samples))))[:16_000]
+    return Audio(samples, 16_000, path.name)
+
+
+def timed(fn, repeats: int) -> float:
+    """Median seconds over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times), 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lm", default="default")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    pipeline = ICLPipeline.from_pretrained(args.lm, device=args.device, dtype=args.dtype)
+    load_seconds = round(time.perf_counter() - started, 1)
+    words = ["zero", "one", "two", "three", "four"]
+    demos = [(one_second(DEMO / f"commands/{w}/flite_slt.flac"), w) for w in words]
+    queries = [one_second(DEMO / f"commands/{w}/flite_rms.flac") for w in words]
+    for audio in [a for a, _ in demos] + queries:  # encode once: the cache holds codes, not prompts
+        pipeline.tokenize(audio)
+    support = pipeline.support_set(demos)
+    result = {
+        "device": str(pipeline.lm.device),
+        "dtype": str(pipeline.lm.model.dtype),
+        "lm": pipeline.lm.name,
+        "threads": torch.get_num_threads(),
+        "load_seconds": load_seconds,
+        "codec_encode_1s": timed(lambda: pipeline.codec.encode(queries[0]), args.repeats),
+        "classify_5way_1shot_new_support": timed(
+            lambda: pipeline.classify(queries[0], demos, explain=False), args.repeats
+        ),
+        "classify_each_further_query": timed(
+            lambda: pipeline.classify(queries[1], support, explain=False), args.repeats
+        ),
+        "classify_with_attention_view": timed(lambda: pipeline.classify(queries[1], support), args.repeats),
+    }
+    pairs = [(DEMO / "enhance/pair00_noisy.flac", DEMO / "enhance/pair00_clean.flac")]
+    result["enhance_one_pair_seconds"] = timed(lambda: pipeline.enhance(pairs, DEMO / "enhance/pair01_noisy.flac"), 1)
+    tts = [(w, DEMO / f"tts/flite_slt/{i:02d}.flac") for i, w in enumerate(["zero", "one", "two", "three"])]
+    result["synthesize_3_words_seconds"] = timed(lambda: pipeline.synthesize(tts, "3 1 2"), 1)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
