@@ -11,6 +11,7 @@ python -m model info --load                              # installed LLMs, cache
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -76,7 +77,8 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
     from model.fewshot_protocol import FewShotServer
     from model.pipeline import RECIPES
 
-    server = FewShotServer(_pipeline(args), RECIPES[args.recipe])
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries answers only: library chatter goes to stderr
+        server = FewShotServer(_pipeline(args), RECIPES[args.recipe])
     for answer in server.serve(sys.stdin):
         print(answer, flush=True)
     return 0

@@ -6,7 +6,9 @@ by path and its weights with ``torch.load(weights_only=True)`` (plain tensors, n
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,5 +35,6 @@ def load_hifigan(device: torch.device | str = "cpu") -> torch.nn.Module:
     generator = models.Generator(config)
     state = torch.load(folder / "data" / "generator_universal.pth.tar", map_location="cpu", weights_only=True)
     generator.load_state_dict(state["generator"])
-    generator.remove_weight_norm()
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Removing weight norm..." to stdout
+        generator.remove_weight_norm()
     return generator.eval().requires_grad_(False).to(device)

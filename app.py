@@ -1,0 +1,35 @@
+"""Launch the app: parse flags (or UNIAUDIO_* environment variables), load the models once, build, launch.
+
+python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto|cpu|cuda] [--lm default|large|tiny]
+"""
+
+from __future__ import annotations
+
+import logging
+
+
+def main(argv: list[str] | None = None) -> None:
+    from app.examples import EXAMPLES_DIR
+    from app.settings import AppSettings
+    from app.ui import build_demo
+    from model.audio import AudioLimits
+    from model.pipeline import ICLPipeline
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = AppSettings.parse(argv)
+    limits = AudioLimits(max_seconds=settings.max_clip_seconds, max_file_bytes=settings.max_file_mb * 2**20)
+    pipeline = ICLPipeline.from_pretrained(
+        settings.lm, codec=settings.codec, device=settings.device, limits=limits, max_demos=settings.max_demos
+    )
+    demo = build_demo(pipeline, settings)
+    demo.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=settings.share,
+        max_file_size=f"{settings.max_file_mb}mb",
+        allowed_paths=[str(EXAMPLES_DIR)],
+    )
+
+
+if __name__ == "__main__":
+    main()

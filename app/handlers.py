@@ -1,0 +1,181 @@
+"""Widget values ↔ library calls. The only module that raises ``gr.Error``: every library ``ValueError``
+becomes a message the user can act on, and the server goes on serving."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from app import examples
+from components.label_bars import attention_rows, label_bars
+from components.spectrogram import spectrogram_image
+from components.support_editor import labelled_files, rows_from_files
+from components.token_view import level_view, token_view
+from model.audio import Audio
+from model.pipeline import ClassifyOptions, ICLPipeline
+from model.prompts import PromptOptions
+
+logger = logging.getLogger(__name__)
+LEVEL_CHOICES = {"level 0 (words)": (0,), "levels 0–1": (0, 1), "all levels": (0, 1, 2)}
+
+
+def user_errors(handler):
+    """Turn a ``ValueError`` into a ``gr.Error`` with its message; log anything unexpected and say so."""
+
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except ValueError as error:
+            raise gr.Error(str(error), duration=None) from error
+        except Exception as error:
+            logger.exception("handler %s failed", handler.__name__)
+            raise gr.Error(
+                f"Something went wrong ({type(error).__name__}); the server is still running. "
+                "Please try again or with other clips."
+            ) from error
+
+    return wrapped
+
+
+def to_widget(audio: Audio) -> tuple[int, np.ndarray]:
+    """gr.Audio value: (rate, int16 samples); float clips are scaled so they never wrap around."""
+    return audio.sample_rate, (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16)
+
+
+class Handlers:
+    def __init__(self, pipeline: ICLPipeline):
+        self.pipeline = pipeline
+
+    def _audio(self, value, name: str) -> Audio:
+        """A widget's audio: a file path, or (sample rate, samples) as gr.Audio(type="numpy") gives it."""
+        if isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], np.ndarray):
+            return self.pipeline.load(value[1], name=name, sample_rate=int(value[0]))
+        return self.pipeline.load(value, name=f"{name} ({Path(str(value)).name})")
+
+    def _texts(self, ids: list[int]) -> list[str]:
+        return self.pipeline.lm.tokenizer.batch_decode([[i] for i in ids])
+
+    def _view(self, prompt) -> list[tuple]:
+        return token_view(prompt, self._texts)
+
+    # --- classify ---------------------------------------------------------------------------------------------
+    def demo_rows(self, files: list[str] | None, rows) -> list[list[str]]:
+        """Refresh the label table when files are added or removed, keeping typed labels."""
+        typed = {
+            str(r[0]): str(r[1])
+            for r in (rows.values.tolist() if hasattr(rows, "values") else rows or [])
+            if len(r) >= 2 and r[0]
+        }
+        return rows_from_files(files, typed)
+
+    @user_errors
+    def classify(self, files, rows, query, levels, progress=gr.Progress()):
+        if not files:
+            raise ValueError("Drag in labelled demonstration clips first (at least one for each of two labels).")
+        if not query:
+            raise ValueError("Add a query clip (upload or record) to classify.")
+        demos = labelled_files(files, rows)
+        options = ClassifyOptions(PromptOptions(levels=LEVEL_CHOICES.get(levels, (0,))))
+        progress(0.2, desc="Encoding the clips and reading the demonstrations")
+        support = self.pipeline.support_set(demos, options)
+        progress(0.7, desc="Scoring every label")
+        result = self.pipeline.classify(self._audio(query, "the query"), support)
+        names = [Path(p).name for p, _ in demos]
+        choices = ["query: " + (Path(query).name if isinstance(query, str) else "recording")] + [
+            f"demo {i + 1}: {n}" for i, n in enumerate(names)
+        ]
+        return (
+            label_bars(result),
+            self._view(result.prompt),
+            attention_rows(result, names, [lab for _, lab in demos]),
+            gr.update(choices=choices, value=choices[0]),
+            f"{result.seconds:.2f} s on {self.pipeline.lm.device}",
+        )
+
+    @user_errors
+    def reconstruct(self, choice: str | None, files, query):
+        """Play a clip as the codec hears it: encode, then decode all levels."""
+        if not choice:
+            raise ValueError("Classify first, then choose a clip to hear its reconstruction.")
+        source = query if choice.startswith("query") else files[int(choice.split(":")[0].split()[1]) - 1]
+        clip = self.pipeline.tokenize(self._audio(source, choice))
+        return to_widget(self.pipeline.codec.decode(clip.codes))
+
+    def classify_example(self, name: str):
+        example = examples.classify_examples()[name]
+        files = [p for p, _ in example.demos]
+        return files, [[Path(p).name, label] for p, label in example.demos], example.query
+
+    # --- enhance ----------------------------------------------------------------------------------------------
+    @user_errors
+    def enhance(self, noisy_files, clean_files, query, progress=gr.Progress()):
+        noisy, clean = sorted(noisy_files or []), sorted(clean_files or [])
+        if not noisy or len(noisy) != len(clean):
+            raise ValueError(
+                f"Give as many clean clips as noisy ones (now {len(noisy)} noisy, {len(clean)} clean); "
+                "pairs are matched by file name order."
+            )
+        if not query:
+            raise ValueError("Add the noisy clip to enhance.")
+        progress(0.1, desc="The LLM writes clean tokens, level by level (about half a minute on a CPU)")
+        before = self._audio(query, "the noisy clip")
+        result = self.pipeline.enhance(list(zip(noisy, clean, strict=True)), before)
+        return (
+            to_widget(result.audio),
+            spectrogram_image(before.samples),
+            spectrogram_image(result.audio.samples),
+            self._view(result.prompt),
+            f"{result.seconds:.1f} s",
+        )
+
+    def enhance_example(self):
+        return examples.enhance_example()
+
+    # --- synthesize -------------------------------------------------------------------------------------------
+    @user_errors
+    def synthesize(self, files, rows, text, progress=gr.Progress()):
+        if not files:
+            raise ValueError("Drag in clips of single words (or digits) and type what each one says.")
+        pairs = [(label, path) for path, label in labelled_files(files, rows)]
+        progress(0.1, desc="The LLM writes audio tokens for each word")
+        result = self.pipeline.synthesize(pairs, text or "")
+        return to_widget(result.audio), self._view(result.prompt), f"{result.seconds:.1f} s"
+
+    def synthesize_example(self):
+        pairs, text = examples.synthesize_example()
+        return [p for _, p in pairs], [[Path(p).name, t] for t, p in pairs], text
+
+    # --- codec explorer ---------------------------------------------------------------------------------------
+    @user_errors
+    def explore(self, source):
+        if not source:
+            raise ValueError("Upload or record a clip to see its tokens.")
+        clip = self.pipeline.tokenize(self._audio(source, "the clip"))
+        codec, config = self.pipeline.codec, self.pipeline.codec.config
+        outputs = [to_widget(codec.decode(clip.codes.upto(level))) for level in range(clip.codes.num_levels)]
+        full = codec.decode(clip.codes)
+        rates = " · ".join(
+            f"L{i}: {r:.1f}/s ({len(w)} tokens)"
+            for i, (r, w) in enumerate(zip(config.frame_rates, clip.text, strict=True))
+        )
+        stats = (
+            f"**{config.tokens_per_second:.1f} tokens/s** ({rates}) · **{config.bitrate / 1000:.2f} kbit/s** · "
+            f"{clip.audio.duration:.2f} s clip"
+        )
+        return (
+            level_view(clip.text),
+            spectrogram_image(clip.audio.samples),
+            spectrogram_image(full.samples),
+            *outputs,
+            stats,
+        )
+
+    def explorer_example(self):
+        return examples.explorer_example()

@@ -1,0 +1,42 @@
+"""Everything the app can be told, from flags or environment variables (flags win)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, fields
+
+from model.pipeline import DEFAULT_CODEC
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    host: str = "127.0.0.1"  # loopback unless told otherwise: strangers reach it only through --share or a proxy
+    port: int = 7860
+    share: bool = False
+    device: str = "auto"
+    lm: str = "default"
+    codec: str = str(DEFAULT_CODEC)
+    max_file_mb: int = 20  # per upload; longer clips are refused by the audio limits anyway
+    max_clip_seconds: float = 30.0
+    max_demos: int = 64
+    concurrency_limit: int = 1  # one LLM call at a time on a CPU; raise on a GPU
+    max_queue: int = 32  # beyond this, new requests are told the queue is full
+
+    @classmethod
+    def parse(cls, argv: list[str] | None = None) -> AppSettings:
+        """Flags, then ``UNIAUDIO_<NAME>`` environment variables (as on a Space), then the defaults."""
+        defaults = cls()
+        parser = argparse.ArgumentParser(description="UniAudio 1.5 few-shot audio app")
+        for f in fields(cls):
+            env = os.environ.get(f"UNIAUDIO_{f.name.upper()}")
+            default = getattr(defaults, f.name)
+            if f.type in ("bool", bool):
+                value = env.lower() in ("1", "true", "yes") if env is not None else default
+                parser.add_argument(f"--{f.name.replace('_', '-')}", action="store_true", default=value)
+            else:
+                kind = type(default)
+                parser.add_argument(
+                    f"--{f.name.replace('_', '-')}", type=kind, default=kind(env) if env is not None else default
+                )
+        return cls(**vars(parser.parse_args(argv)))

@@ -1,0 +1,151 @@
+"""Layout and event wiring. ``build_demo`` never loads weights and never launches."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from app import examples
+from app.handlers import LEVEL_CHOICES, Handlers
+from app.settings import AppSettings
+from components.token_view import colour_map
+from model.pipeline import ICLPipeline
+
+INTRO = """# 🎧 UniAudio 1.5 — a frozen LLM learns audio tasks from a few examples
+An audio codec whose codebooks are the **frozen token embeddings of an LLM** turns each clip into the LLM's own
+words. Shown a few labelled demonstrations in that "foreign language", the frozen LLM classifies, denoises or
+speaks — with no fine-tuning. Drag in demonstrations, add a query, and look at the prompt the LLM reads."""
+
+
+def _tokens(label: str) -> gr.HighlightedText:
+    return gr.HighlightedText(
+        label=label, color_map=colour_map(), show_legend=True, combine_adjacent=False, show_inline_category=False
+    )
+
+
+def _classify_tab(h: Handlers) -> None:
+    with gr.Row():
+        with gr.Column(scale=3):
+            files = gr.File(
+                label="Demonstrations: drag in many clips (label = folder or file name)",
+                file_count="multiple",
+                type="filepath",
+                file_types=["audio"],
+            )
+            rows = gr.Dataframe(
+                headers=["clip", "label"],
+                datatype=["str", "str"],
+                column_count=(2, "fixed"),
+                label="Labels (edit freely)",
+                interactive=True,
+            )
+        with gr.Column(scale=2):
+            query = gr.Audio(label="Query clip", sources=["upload", "microphone"], type="filepath")
+            levels = gr.Radio(list(LEVEL_CHOICES), value="level 0 (words)", label="Codec levels shown to the LLM")
+            run = gr.Button("Classify", variant="primary")
+            answer = gr.Label(label="Label probabilities (calibrated)", num_top_classes=10)
+            timing = gr.Markdown()
+    with gr.Row():
+        example = gr.Dropdown(list(examples.classify_examples()), label="Examples", scale=3)
+        load = gr.Button("Load example", scale=1)
+    prompt = _tokens("The prompt the LLM reads (colour: role × codec level)")
+    with gr.Row():
+        attention = gr.Dataframe(
+            headers=["demonstration", "label", "attention %"],
+            label="What the LLM relied on",
+            interactive=False,
+            scale=3,
+        )
+        with gr.Column(scale=2):
+            clip = gr.Dropdown(label="Hear a clip as the codec reconstructs it", choices=[])
+            replay = gr.Button("Reconstruct")
+            heard = gr.Audio(label="Reconstruction", interactive=False)
+    files.change(h.demo_rows, [files, rows], rows, api_name="demo_labels", show_progress="hidden")
+    run.click(h.classify, [files, rows, query, levels], [answer, prompt, attention, clip, timing], api_name="classify")
+    replay.click(h.reconstruct, [clip, files, query], heard, api_name="reconstruct")
+    load.click(h.classify_example, example, [files, rows, query], api_name="classify_example")
+
+
+def _enhance_tab(h: Handlers) -> None:
+    with gr.Row():
+        noisy = gr.File(label="Noisy demonstration clips", file_count="multiple", type="filepath", file_types=["audio"])
+        clean = gr.File(
+            label="Their clean versions (same order by file name)",
+            file_count="multiple",
+            type="filepath",
+            file_types=["audio"],
+        )
+    with gr.Row():
+        query = gr.Audio(label="Noisy clip to enhance", sources=["upload", "microphone"], type="filepath")
+        with gr.Column():
+            run = gr.Button("Enhance", variant="primary")
+            load = gr.Button("Load example")
+            timing = gr.Markdown()
+        output = gr.Audio(label="Enhanced", interactive=False)
+    with gr.Row():
+        before = gr.Image(label="Before (log-mel)", interactive=False)
+        after = gr.Image(label="After (log-mel)", interactive=False)
+    prompt = _tokens("Prompt and generated tokens")
+    run.click(h.enhance, [noisy, clean, query], [output, before, after, prompt, timing], api_name="enhance")
+    load.click(h.enhance_example, None, [noisy, clean, query], api_name="enhance_example")
+
+
+def _synthesize_tab(h: Handlers) -> None:
+    with gr.Row():
+        with gr.Column():
+            files = gr.File(
+                label="Clips of single words or digits", file_count="multiple", type="filepath", file_types=["audio"]
+            )
+            rows = gr.Dataframe(
+                headers=["clip", "text"],
+                datatype=["str", "str"],
+                column_count=(2, "fixed"),
+                label="What each clip says",
+                interactive=True,
+            )
+        with gr.Column():
+            text = gr.Textbox(label="Text to speak (demonstrated words or digits)", value="3 1 2")
+            run = gr.Button("Synthesize", variant="primary")
+            load = gr.Button("Load example")
+            output = gr.Audio(label="Generated audio", interactive=False)
+            timing = gr.Markdown()
+    prompt = _tokens("Prompt and generated tokens")
+    files.change(h.demo_rows, [files, rows], rows, api_name="synthesis_texts", show_progress="hidden")
+    run.click(h.synthesize, [files, rows, text], [output, prompt, timing], api_name="synthesize")
+    load.click(h.synthesize_example, None, [files, rows, text], api_name="synthesize_example")
+
+
+def _explorer_tab(h: Handlers) -> None:
+    with gr.Row():
+        source = gr.Audio(label="Any clip", sources=["upload", "microphone"], type="filepath")
+        with gr.Column():
+            run = gr.Button("Tokenize", variant="primary")
+            load = gr.Button("Load example")
+            stats = gr.Markdown()
+    tokens = _tokens("Tokens per codec level (L0: words, 12.5/s; L1, L2: sub-words)")
+    with gr.Row():
+        before = gr.Image(label="Input (log-mel)", interactive=False)
+        after = gr.Image(label="Reconstruction, all levels (log-mel)", interactive=False)
+    with gr.Row():
+        level0 = gr.Audio(label="From level 0 only", interactive=False)
+        level01 = gr.Audio(label="From levels 0–1", interactive=False)
+        full = gr.Audio(label="From all levels", interactive=False)
+    run.click(h.explore, source, [tokens, before, after, level0, level01, full, stats], api_name="explore")
+    load.click(h.explorer_example, None, source, api_name="explorer_example")
+
+
+def build_demo(pipeline: ICLPipeline, settings: AppSettings = AppSettings()) -> gr.Blocks:
+    """The whole app, wired to ``pipeline``, with the queue configured from ``settings``."""
+    handlers = Handlers(pipeline)
+    with gr.Blocks(title="UniAudio 1.5 few-shot audio") as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Classify"):
+                _classify_tab(handlers)
+            with gr.Tab("Enhance"):
+                _enhance_tab(handlers)
+            with gr.Tab("Synthesize"):
+                _synthesize_tab(handlers)
+            with gr.Tab("Codec explorer"):
+                _explorer_tab(handlers)
+    demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue)
+    return demo

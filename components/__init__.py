@@ -1,0 +1,1 @@
+"""Reusable Gradio pieces: token view, support-set editor, spectrogram image, label bars."""

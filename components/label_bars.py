@@ -1,0 +1,19 @@
+"""Label probabilities and demonstration attention, as values for Gradio widgets."""
+
+from __future__ import annotations
+
+from model.results import ClassifyResult
+
+
+def label_bars(result: ClassifyResult) -> dict[str, float]:
+    """gr.Label value: every label with its calibrated probability."""
+    return dict(sorted(result.probs.items(), key=lambda item: -item[1]))
+
+
+def attention_rows(result: ClassifyResult, demo_names: list[str], demo_labels: list[str]) -> list[list]:
+    """Rows [demonstration, its label, share of the LLM's attention at the answer (%)], most relied-on first."""
+    rows = [
+        [name, label, round(100 * share, 1)]
+        for name, label, share in zip(demo_names, demo_labels, result.attention, strict=False)
+    ]
+    return sorted(rows, key=lambda row: -row[2])

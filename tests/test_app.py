@@ -1,0 +1,126 @@
+"""The app's handlers and UI with a tiny pipeline (no weights, no server)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from app.handlers import Handlers
+from app.settings import AppSettings
+from app.ui import build_demo
+from components.support_editor import label_from_path, labelled_files, rows_from_files
+from model.audio import Audio, save_audio
+from model.debug import debug_pipeline
+from tests.conftest import sine
+
+
+@pytest.fixture(scope="module")
+def handlers():
+    return Handlers(debug_pipeline())
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("upload") / ("ab12" * 16)  # Gradio keeps uploads in hash-named folders
+    folder.mkdir()
+    made = {}
+    for name, freq in (("dog_1", 300), ("dog_2", 320), ("cat_1", 900), ("cat_2", 950), ("query", 310)):
+        made[name] = str(save_audio(Audio(sine(0.7, 16_000, freq)), folder / f"{name}.wav"))
+    return made
+
+
+def test_classify_with_file_paths(handlers, files):
+    demos = [files[k] for k in ("dog_1", "cat_1", "dog_2", "cat_2")]
+    rows = handlers.demo_rows(demos, None)
+    assert [r[1] for r in rows] == ["dog", "cat", "dog", "cat"]
+    probs, view, attention, choices, _timing = handlers.classify(demos, rows, files["query"], "level 0 (words)")
+    assert set(probs) == {"dog", "cat"} and sum(probs.values()) == pytest.approx(1.0)
+    assert {c for _, c in view if c} >= {"instruction", "demo L0", "label", "query L0"}
+    assert len(attention) == 4 and sum(r[2] for r in attention) == pytest.approx(100, abs=0.5)
+    assert choices["choices"][0].startswith("query")
+    heard = handlers.reconstruct(choices["choices"][1], demos, files["query"])
+    assert heard[0] == 16_000 and heard[1].dtype == np.int16
+
+
+def test_classify_with_numpy_audio_and_edited_labels(handlers, files):
+    demos = [files["dog_1"], files["cat_1"]]
+    rows = [["dog_1.wav", "woof"], ["cat_1.wav", "meow"]]
+    probs, *_ = handlers.classify(
+        demos, rows, (16_000, (sine(0.5, 16_000, 300) * 32767).astype(np.int16)), "all levels"
+    )
+    assert set(probs) == {"woof", "meow"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([], None, "q", "level 0 (words)"), "Drag in labelled demonstration"),
+        ((["x"], None, None, "level 0 (words)"), "Add a query clip"),
+    ],
+)
+def test_missing_inputs_become_friendly_errors(handlers, args, message):
+    with pytest.raises(gr.Error, match=message):
+        handlers.classify(*args)
+
+
+def test_library_errors_reach_the_user(handlers, files, tmp_path):
+    broken = tmp_path / "broken.wav"
+    broken.write_text("not audio")
+    with pytest.raises(gr.Error, match=r"the query \(broken\.wav\): could not be read as audio"):
+        handlers.classify([files["dog_1"], files["cat_1"]], None, str(broken), "level 0 (words)")
+    with pytest.raises(gr.Error, match="at least two different labels"):
+        handlers.classify([files["dog_1"], files["dog_2"]], None, files["query"], "level 0 (words)")
+
+
+def test_enhance_synthesize_and_explore(handlers, files):
+    out, before, after, view, _ = handlers.enhance([files["dog_1"]], [files["dog_2"]], files["query"])
+    assert out[1].shape == (int(0.7 * 16_000),) and before.ndim == after.ndim == 3
+    assert {c for _, c in view} >= {"answer L0", "answer L1", "answer L2"}
+    with pytest.raises(gr.Error, match="as many clean clips"):
+        handlers.enhance([files["dog_1"]], [], files["query"])
+    rows = [["dog_1.wav", "one"], ["cat_1.wav", "two"]]
+    audio, _view, _ = handlers.synthesize([files["dog_1"], files["cat_1"]], rows, "1 2 1")
+    assert len(audio[1]) > 16_000
+    tokens, before, after, level0, _level01, full, stats = handlers.explore(files["query"])
+    assert [t for t, _ in tokens if t.startswith("L")][:3] == ["L0: ", "L1: ", "L2: "]
+    assert len(level0[1]) == len(full[1]) == int(0.7 * 16_000) and "tokens/s" in stats
+
+
+def test_examples_load_complete_tasks(handlers):
+    from app import examples
+
+    for name in examples.classify_examples():
+        demo_files, rows, query = handlers.classify_example(name)
+        assert len(demo_files) == len(rows) >= 3 and query
+        assert len({r[1] for r in rows}) >= 3
+    noisy, clean, query = handlers.enhance_example()
+    assert len(noisy) == len(clean) >= 3
+    files_, rows, text = handlers.synthesize_example()
+    assert len(files_) == 10 and text == "3 1 2"
+    with pytest.raises(ValueError, match="not one of the example clips"):
+        examples.path("../README.md")
+
+
+def test_build_demo_wires_every_event_with_an_api_name():
+    demo = build_demo(debug_pipeline(), AppSettings(concurrency_limit=2, max_queue=5))
+    names = {fn.api_name for fn in demo.fns.values()}
+    assert {"classify", "enhance", "synthesize", "explore", "reconstruct", "classify_example"} <= names
+    assert all(fn.api_name for fn in demo.fns.values())
+    assert demo._queue.max_size == 5
+
+
+def test_labels_from_file_and_folder_names():
+    assert label_from_path("/data/five/take_1.wav") == "five"
+    assert label_from_path("/tmp/gradio/0123456789abcdef0123/dog_03.wav") == "dog"
+    assert label_from_path("/tmp/gradio/abc123def4567890abc/break glass-2.flac") == "break glass"
+    assert rows_from_files(["/tmp/gradio/x/cat_1.wav"], {"cat_1.wav": "kitty"}) == [["cat_1.wav", "kitty"]]
+    assert labelled_files(["/u/a_1.wav"], [["a_1.wav", "alpha"]]) == [("/u/a_1.wav", "alpha")]
+
+
+def test_settings_from_flags_and_environment(monkeypatch):
+    assert AppSettings.parse([]).host == "127.0.0.1" and not AppSettings.parse([]).share
+    monkeypatch.setenv("UNIAUDIO_PORT", "9000")
+    monkeypatch.setenv("UNIAUDIO_SHARE", "true")
+    settings = AppSettings.parse(["--lm", "tiny"])
+    assert (settings.port, settings.share, settings.lm) == (9000, True, "tiny")
