@@ -15,7 +15,7 @@ DEBUG_TABLES = VocabTables(
     subwords=("ab", "ed", "er", "ing", "ly", "ous", "st", "un"),
 )
 _SPECIALS = ("<unk>", "<pad>", "<eos>")
-_EXTRA = ("Input", ":", "Output", "###", "<", ">", "yes", "no", "one", "two", "Ċ")
+_EXTRA = ("Input", ":", "Output", "###", "<", ">", "yes", "no", "one", "two", "Ċ", *"ABCDEFGH")
 
 
 def debug_tokenizer(tables: VocabTables = DEBUG_TABLES):

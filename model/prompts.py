@@ -61,7 +61,9 @@ class PromptOptions:
     levels: tuple[int, ...] = (0,)  # codec levels shown to the LLM for classification
     repeats: int = 1  # how many times the demonstrations are shown (each pass in another order)
     order: str = "interleaved"  # interleaved (round-robin by label) | grouped | as_given
-    label_format: str = "words"  # words (the labels themselves) | letters (A, B, C, … standing for them)
+    # letters (A, B, C, … standing for the labels) beat the label words themselves: 0.83 vs 0.63 on 60 dev
+    # episodes of 2-way 1-shot commands (Qwen-0.5B), because a label word carries its own prior (bench/fewshot.py)
+    label_format: str = "letters"  # letters | words
     collapse_repeats: bool = True  # "cat cat cat dog" → "cat dog": the same content at any speaking rate
     instruction: str = "Classify each audio clip written in audio tokens. Answer with one of: {labels}."
 

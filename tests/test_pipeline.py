@@ -8,6 +8,7 @@ from model.audio import Audio
 from model.debug import debug_pipeline
 from model.lm import FrozenLM
 from model.pipeline import ClassifyOptions, ICLPipeline, normalise_text
+from model.prompts import PromptOptions
 from tests.conftest import sine
 
 
@@ -47,6 +48,7 @@ def tone(freq: float, seconds: float = 0.8) -> Audio:
     return Audio(sine(seconds, 16_000, freq))
 
 
+WORDS = ClassifyOptions(PromptOptions(label_format="words"))  # the LLM writes the labels themselves
 DEMOS = [(tone(300), "yes"), (tone(900), "no"), (tone(320), "yes"), (tone(950), "no")]
 
 
@@ -57,7 +59,8 @@ def pipeline():
 
 def test_a_rigged_lm_makes_classify_pick_its_label(pipeline):
     for label in ("yes", "no"):
-        result = rigged(pipeline, " " + label, 25.0).classify(tone(500), DEMOS, ClassifyOptions(calibration="none"))
+        options = ClassifyOptions(WORDS.prompt, calibration="none")
+        result = rigged(pipeline, " " + label, 25.0).classify(tone(500), DEMOS, options)
         assert result.label == label and result.probs[label] > 0.99
 
 
@@ -71,8 +74,8 @@ def test_probabilities_sum_to_one_and_attention_covers_every_demo(pipeline):
 
 def test_content_free_calibration_removes_a_constant_label_bias(pipeline):
     """A bias for one label's first token shifts its raw score by a constant; calibration cancels it."""
-    plain = pipeline.classify(tone(700), DEMOS)
-    biased = rigged(pipeline, " yes", 6.0).classify(tone(700), DEMOS)
+    plain = pipeline.classify(tone(700), DEMOS, WORDS)
+    biased = rigged(pipeline, " yes", 6.0).classify(tone(700), DEMOS, WORDS)
     assert biased.scores["yes"] - biased.scores["no"] > plain.scores["yes"] - plain.scores["no"] + 3
     assert biased.probs["yes"] == pytest.approx(plain.probs["yes"], abs=2e-3)
 
@@ -88,6 +91,11 @@ def test_a_support_set_is_reused_with_the_same_answers(pipeline):
 def test_the_paper_recipe_returns_one_of_the_labels(pipeline):
     result = pipeline.classify(tone(300), DEMOS, ClassifyOptions(calibration="none", decoding="greedy"))
     assert result.label in ("yes", "no") and sorted(result.probs.values())[-1] >= 0.5
+
+
+def test_letters_stand_for_the_labels(pipeline):
+    result = rigged(pipeline, " B", 25.0).classify(tone(300), DEMOS, ClassifyOptions(calibration="none"))
+    assert result.label == "no"  # the second label, written "B"
 
 
 def test_the_prompt_holds_every_demo_and_the_query(pipeline):

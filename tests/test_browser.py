@@ -1,0 +1,45 @@
+"""A real headless Chromium (Debian's) loads the app, runs an example and finds the answer; saves a screenshot."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_page_loads_runs_an_example_and_shows_the_answer(server_url):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(server_url, wait_until="networkidle")
+        page.get_by_text("a frozen LLM learns audio tasks").wait_for(timeout=60_000)
+        page.get_by_label("Examples").click()
+        page.get_by_role("option", name="Spoken digits (5-way, 2 voices each)").click()
+        page.get_by_role("button", name="Load example").first.click()
+        page.get_by_text("flite_rms.flac").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Classify", exact=True).click()
+        page.get_by_text("What the LLM relied on").wait_for(timeout=60_000)
+        page.locator("text=attention %").first.wait_for(timeout=60_000)
+        page.wait_for_function("document.body.innerText.includes('s on cpu')", timeout=180_000)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
