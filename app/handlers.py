@@ -67,13 +67,8 @@ class Handlers:
 
     # --- classify ---------------------------------------------------------------------------------------------
     def demo_rows(self, files: list[str] | None, rows) -> list[list[str]]:
-        """Refresh the label table when files are added or removed, keeping typed labels."""
-        typed = {
-            str(r[0]): str(r[1])
-            for r in (rows.values.tolist() if hasattr(rows, "values") else rows or [])
-            if len(r) >= 2 and r[0]
-        }
-        return rows_from_files(files, typed)
+        """Refresh the label table when files are added or removed, keeping labels already typed."""
+        return rows_from_files(files, rows)
 
     @user_errors
     def classify(self, files, rows, query, levels, progress=gr.Progress()):

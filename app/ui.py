@@ -10,7 +10,7 @@ from app.settings import AppSettings
 from components.token_view import colour_map
 from model.pipeline import ICLPipeline
 
-INTRO = """# 🎧 UniAudio 1.5 — a frozen LLM learns audio tasks from a few examples
+INTRO = """# UniAudio 1.5 — a frozen LLM learns audio tasks from a few examples
 An audio codec whose codebooks are the **frozen token embeddings of an LLM** turns each clip into the LLM's own
 words. Shown a few labelled demonstrations in that "foreign language", the frozen LLM classifies, denoises or
 speaks — with no fine-tuning. Drag in demonstrations, add a query, and look at the prompt the LLM reads."""

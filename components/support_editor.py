@@ -19,16 +19,26 @@ def label_from_path(path: str) -> str:
     return (stem or file.stem).replace("_", " ").strip()
 
 
-def rows_from_files(paths: list[str] | None, labels: dict[str, str] | None = None) -> list[list[str]]:
-    """Table rows [file name, label] for the files, keeping labels the user already typed."""
-    labels = labels or {}
-    return [[Path(p).name, labels.get(Path(p).name, label_from_path(p))] for p in paths or []]
+def rows_from_files(paths: list[str] | None, rows=None) -> list[list[str]]:
+    """Table rows [file name, label] for the files, keeping the labels of rows that still name the same file
+    at the same place (several files may share a name, e.g. ``five/take.wav`` and ``nine/take.wav``)."""
+    rows = [r for r in _rows(rows) if len(r) >= 2]
+    out = []
+    for i, p in enumerate(paths or []):
+        name = Path(p).name
+        kept = rows[i][1] if i < len(rows) and str(rows[i][0]) == name and str(rows[i][1]).strip() else None
+        out.append([name, str(kept) if kept is not None else label_from_path(p)])
+    return out
 
 
 def labelled_files(paths: list[str] | None, rows) -> list[tuple[str, str]]:
-    """(path, label) pairs: each file with the label its table row gives (rows matched by file name)."""
-    table = {str(row[0]): str(row[1]) for row in _rows(rows) if len(row) >= 2}
-    return [(p, table.get(Path(p).name, label_from_path(p))) for p in paths or []]
+    """(path, label) pairs. The table lists the files in order, so row i labels file i; when the counts
+    differ (the table was not refreshed yet), rows are matched by file name."""
+    paths, rows = list(paths or []), [r for r in _rows(rows) if len(r) >= 2]
+    if len(rows) == len(paths):
+        return [(p, str(r[1]).strip() or label_from_path(p)) for p, r in zip(paths, rows, strict=True)]
+    table = {str(row[0]): str(row[1]) for row in rows}
+    return [(p, table.get(Path(p).name, label_from_path(p))) for p in paths]
 
 
 def _rows(rows) -> list[list]:

@@ -114,7 +114,9 @@ def test_labels_from_file_and_folder_names():
     assert label_from_path("/data/five/take_1.wav") == "five"
     assert label_from_path("/tmp/gradio/0123456789abcdef0123/dog_03.wav") == "dog"
     assert label_from_path("/tmp/gradio/abc123def4567890abc/break glass-2.flac") == "break glass"
-    assert rows_from_files(["/tmp/gradio/x/cat_1.wav"], {"cat_1.wav": "kitty"}) == [["cat_1.wav", "kitty"]]
+    assert rows_from_files(["/tmp/gradio/x/cat_1.wav"], [["cat_1.wav", "kitty"]]) == [["cat_1.wav", "kitty"]]
+    same_names = ["/e/a/take.wav", "/e/b/take.wav"]
+    assert rows_from_files(same_names, [["take.wav", "five"], ["take.wav", "nine"]])[1] == ["take.wav", "nine"]
     assert labelled_files(["/u/a_1.wav"], [["a_1.wav", "alpha"]]) == [("/u/a_1.wav", "alpha")]
 
 

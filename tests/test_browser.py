@@ -9,7 +9,6 @@ import pytest
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -22,7 +21,8 @@ FLAGS = [
 ]
 
 
-def test_page_loads_runs_an_example_and_shows_the_answer(server_url):
+def test_page_loads_runs_an_example_and_shows_the_answer(server_url, tmp_path):
+    screenshot = tmp_path / "screenshot.png"  # docs/screenshot.png is a copy of one such run
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
     playwright = pytest.importorskip("playwright.sync_api")
@@ -34,12 +34,12 @@ def test_page_loads_runs_an_example_and_shows_the_answer(server_url):
         page.get_by_label("Examples").click()
         page.get_by_role("option", name="Spoken digits (5-way, 2 voices each)").click()
         page.get_by_role("button", name="Load example").first.click()
-        page.get_by_text("flite_rms.flac").first.wait_for(timeout=60_000)
+        page.wait_for_function("document.body.innerText.includes('flite_slt.flac')", timeout=60_000)
         page.get_by_role("button", name="Classify", exact=True).click()
-        page.get_by_text("What the LLM relied on").wait_for(timeout=60_000)
-        page.locator("text=attention %").first.wait_for(timeout=60_000)
         page.wait_for_function("document.body.innerText.includes('s on cpu')", timeout=180_000)
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        text = page.inner_text("body")
+        page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert screenshot.stat().st_size > 10_000
+    assert "Classify each audio clip" in text  # the token view shows the prompt
+    assert any(label in text for label in ("one", "two", "three", "four", "five"))
