@@ -16,6 +16,16 @@ words. Shown a few labelled demonstrations in that "foreign language", the froze
 speaks — with no fine-tuning. Drag in demonstrations, add a query, and look at the prompt the LLM reads."""
 
 
+def on_gpu(fn):
+    """On a Hugging Face ZeroGPU Space (the ``spaces`` package is importable) a GPU is attached while ``fn``
+    runs; anywhere else ``fn`` is returned unchanged."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(fn)
+
+
 def _tokens(label: str) -> gr.HighlightedText:
     return gr.HighlightedText(
         label=label, color_map=colour_map(), show_legend=True, combine_adjacent=False, show_inline_category=False
@@ -60,7 +70,9 @@ def _classify_tab(h: Handlers) -> None:
             replay = gr.Button("Reconstruct")
             heard = gr.Audio(label="Reconstruction", interactive=False)
     files.change(h.demo_rows, [files, rows], rows, api_name="demo_labels", show_progress="hidden")
-    run.click(h.classify, [files, rows, query, levels], [answer, prompt, attention, clip, timing], api_name="classify")
+    run.click(
+        on_gpu(h.classify), [files, rows, query, levels], [answer, prompt, attention, clip, timing], api_name="classify"
+    )
     replay.click(h.reconstruct, [clip, files, query], heard, api_name="reconstruct")
     load.click(h.classify_example, example, [files, rows, query], api_name="classify_example")
 
@@ -85,7 +97,7 @@ def _enhance_tab(h: Handlers) -> None:
         before = gr.Image(label="Before (log-mel)", interactive=False)
         after = gr.Image(label="After (log-mel)", interactive=False)
     prompt = _tokens("Prompt and generated tokens")
-    run.click(h.enhance, [noisy, clean, query], [output, before, after, prompt, timing], api_name="enhance")
+    run.click(on_gpu(h.enhance), [noisy, clean, query], [output, before, after, prompt, timing], api_name="enhance")
     load.click(h.enhance_example, None, [noisy, clean, query], api_name="enhance_example")
 
 
@@ -110,7 +122,7 @@ def _synthesize_tab(h: Handlers) -> None:
             timing = gr.Markdown()
     prompt = _tokens("Prompt and generated tokens")
     files.change(h.demo_rows, [files, rows], rows, api_name="synthesis_texts", show_progress="hidden")
-    run.click(h.synthesize, [files, rows, text], [output, prompt, timing], api_name="synthesize")
+    run.click(on_gpu(h.synthesize), [files, rows, text], [output, prompt, timing], api_name="synthesize")
     load.click(h.synthesize_example, None, [files, rows, text], api_name="synthesize_example")
 
 
@@ -129,7 +141,7 @@ def _explorer_tab(h: Handlers) -> None:
         level0 = gr.Audio(label="From level 0 only", interactive=False)
         level01 = gr.Audio(label="From levels 0–1", interactive=False)
         full = gr.Audio(label="From all levels", interactive=False)
-    run.click(h.explore, source, [tokens, before, after, level0, level01, full, stats], api_name="explore")
+    run.click(on_gpu(h.explore), source, [tokens, before, after, level0, level01, full, stats], api_name="explore")
     load.click(h.explorer_example, None, source, api_name="explorer_example")
 
 

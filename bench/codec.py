@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from bench.episodes import load_clips, sample_episodes
-from model.audio import load_audio
+from model.audio import load_audio, resample
 from model.codec import LLMCodec
 
 CATEGORIES = {
@@ -52,6 +52,24 @@ def quality(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
                 scores["stoi"].append(stoi(audio.samples, out, 16_000))
                 scores["log_mel_l1"].append(log_mel_distance(codec, audio.samples, out))
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items() if v} | {"clips": min(limit, len(clips))}
+
+
+def vocoder_ceiling(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
+    """The frozen vocoder on the clip's own log-mel (no codec): the best any mel-domain codec could reach."""
+    from pesq import pesq
+    from pystoi import stoi
+
+    scores = defaultdict(list)
+    for clip in clips[:limit]:
+        audio = load_audio(clip["path"])
+        with torch.inference_mode():
+            wav = codec.vocoder(codec.log_mel(audio.samples))[0, 0].numpy()
+        out = resample(wav, codec.config.mel_rate, 16_000)[: len(audio.samples)]
+        out = np.pad(out, (0, len(audio.samples) - len(out)))
+        with contextlib.suppress(Exception):
+            scores["pesq"].append(pesq(16_000, audio.samples, out, "wb"))
+        scores["stoi"].append(stoi(audio.samples, out, 16_000))
+    return {k: round(float(np.mean(v)), 3) for k, v in scores.items() if v}
 
 
 def usage(codec: LLMCodec, clips: list[dict]) -> list[float]:
@@ -118,6 +136,7 @@ def main() -> None:
     for name, (task, role) in CATEGORIES.items():
         clips = [c for c in load_clips(args.dev, task) if not role or c["role"] == role]
         result["quality"][name] = quality(codec, clips, args.clips)
+        result["quality"][name]["vocoder_ceiling"] = vocoder_ceiling(codec, clips, args.clips)
         print(name, result["quality"][name], flush=True)
     every = [c for task in ("commands", "sounds", "language", "style", "enhance") for c in load_clips(args.dev, task)]
     result["usage_per_level"] = usage(codec, every[::3])

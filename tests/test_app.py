@@ -126,3 +126,20 @@ def test_settings_from_flags_and_environment(monkeypatch):
     monkeypatch.setenv("UNIAUDIO_SHARE", "true")
     settings = AppSettings.parse(["--lm", "tiny"])
     assert (settings.port, settings.share, settings.lm) == (9000, True, "tiny")
+
+
+def test_gpu_wrapper_only_when_spaces_is_importable(monkeypatch):
+    import sys
+    import types
+
+    from app.ui import on_gpu
+
+    def handler():
+        return "ran"
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # not importable: unchanged
+    assert on_gpu(handler) is handler
+    fake = types.ModuleType("spaces")
+    fake.GPU = lambda fn: lambda *a, **k: ("on gpu", fn(*a, **k))
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert on_gpu(handler)() == ("on gpu", "ran")
