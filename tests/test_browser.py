@@ -41,5 +41,6 @@ def test_page_loads_runs_an_example_and_shows_the_answer(server_url, tmp_path):
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
     assert screenshot.stat().st_size > 10_000
-    assert "Classify each audio clip" in text  # the token view shows the prompt
+    assert "instruction" in text and "query L0" in text  # the token view and its legend
+    assert "attention %" in text
     assert any(label in text for label in ("one", "two", "three", "four", "five"))
