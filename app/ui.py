@@ -148,7 +148,8 @@ def _explorer_tab(h: Handlers) -> None:
 def build_demo(pipeline: ICLPipeline, settings: AppSettings = AppSettings()) -> gr.Blocks:
     """The whole app, wired to ``pipeline``, with the queue configured from ``settings``."""
     handlers = Handlers(pipeline)
-    with gr.Blocks(title="UniAudio 1.5 few-shot audio") as demo:
+    # delete_cache: uploaded and generated files older than an hour are removed every hour
+    with gr.Blocks(title="UniAudio 1.5 few-shot audio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Classify"):
