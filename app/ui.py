@@ -7,6 +7,7 @@ import gradio as gr
 from app import examples
 from app.handlers import LEVEL_CHOICES, Handlers
 from app.settings import AppSettings
+from components.support_editor import support_editor
 from components.token_view import colour_map
 from model.pipeline import ICLPipeline
 
@@ -35,18 +36,8 @@ def _tokens(label: str) -> gr.HighlightedText:
 def _classify_tab(h: Handlers) -> None:
     with gr.Row():
         with gr.Column(scale=3):
-            files = gr.File(
-                label="Demonstrations: drag in many clips (label = folder or file name)",
-                file_count="multiple",
-                type="filepath",
-                file_types=["audio"],
-            )
-            rows = gr.Dataframe(
-                headers=["clip", "label"],
-                datatype=["str", "str"],
-                column_count=(2, "fixed"),
-                label="Labels (edit freely)",
-                interactive=True,
+            files, rows = support_editor(
+                "Demonstrations: drag in many clips (label = folder or file name)", "label", "Labels (edit freely)"
             )
         with gr.Column(scale=2):
             query = gr.Audio(label="Query clip", sources=["upload", "microphone"], type="filepath")
@@ -104,16 +95,7 @@ def _enhance_tab(h: Handlers) -> None:
 def _synthesize_tab(h: Handlers) -> None:
     with gr.Row():
         with gr.Column():
-            files = gr.File(
-                label="Clips of single words or digits", file_count="multiple", type="filepath", file_types=["audio"]
-            )
-            rows = gr.Dataframe(
-                headers=["clip", "text"],
-                datatype=["str", "str"],
-                column_count=(2, "fixed"),
-                label="What each clip says",
-                interactive=True,
-            )
+            files, rows = support_editor("Clips of single words or digits", "text", "What each clip says")
         with gr.Column():
             text = gr.Textbox(label="Text to speak (demonstrated words or digits)", value="3 1 2")
             run = gr.Button("Synthesize", variant="primary")

@@ -47,3 +47,19 @@ def _rows(rows) -> list[list]:
     if hasattr(rows, "values") and hasattr(rows, "columns"):  # a pandas DataFrame from gr.Dataframe
         return rows.values.tolist()
     return list(rows)
+
+
+def support_editor(files_label: str, column: str, table_label: str):
+    """A multi-file drop zone and its editable two-column table (file name, ``column``). Must be called inside
+    a ``gr.Blocks`` context; returns (files, table)."""
+    import gradio as gr
+
+    files = gr.File(label=files_label, file_count="multiple", type="filepath", file_types=["audio"])
+    table = gr.Dataframe(
+        headers=["clip", column],
+        datatype=["str", "str"],
+        column_count=(2, "fixed"),
+        label=table_label,
+        interactive=True,
+    )
+    return files, table
