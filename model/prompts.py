@@ -50,9 +50,6 @@ class Prompt:
                 out[s.demo] = (min(start, s.start), max(end, s.end))
         return out
 
-    def render(self, decode: Callable[[list[int]], str]) -> str:
-        return decode(self.ids)
-
 
 @dataclass(frozen=True)
 class PromptOptions:
