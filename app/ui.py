@@ -33,6 +33,11 @@ def _tokens(label: str) -> gr.HighlightedText:
     )
 
 
+def _actions(verb: str) -> tuple[gr.Button, gr.Button, gr.Markdown]:
+    """The primary button, the load-example button and a status line (timing) of a tab."""
+    return gr.Button(verb, variant="primary"), gr.Button("Load example"), gr.Markdown()
+
+
 def _classify_tab(h: Handlers) -> None:
     with gr.Row():
         with gr.Column(scale=3):
@@ -80,9 +85,7 @@ def _enhance_tab(h: Handlers) -> None:
     with gr.Row():
         query = gr.Audio(label="Noisy clip to enhance", sources=["upload", "microphone"], type="filepath")
         with gr.Column():
-            run = gr.Button("Enhance", variant="primary")
-            load = gr.Button("Load example")
-            timing = gr.Markdown()
+            run, load, timing = _actions("Enhance")
         output = gr.Audio(label="Enhanced", interactive=False)
     with gr.Row():
         before = gr.Image(label="Before (log-mel)", interactive=False)
@@ -98,10 +101,8 @@ def _synthesize_tab(h: Handlers) -> None:
             files, rows = support_editor("Clips of single words or digits", "text", "What each clip says")
         with gr.Column():
             text = gr.Textbox(label="Text to speak (demonstrated words or digits)", value="3 1 2")
-            run = gr.Button("Synthesize", variant="primary")
-            load = gr.Button("Load example")
+            run, load, timing = _actions("Synthesize")
             output = gr.Audio(label="Generated audio", interactive=False)
-            timing = gr.Markdown()
     prompt = _tokens("Prompt and generated tokens")
     files.change(h.demo_rows, [files, rows], rows, api_name="synthesis_texts", show_progress="hidden")
     run.click(on_gpu(h.synthesize), [files, rows, text], [output, prompt, timing], api_name="synthesize")
@@ -112,9 +113,7 @@ def _explorer_tab(h: Handlers) -> None:
     with gr.Row():
         source = gr.Audio(label="Any clip", sources=["upload", "microphone"], type="filepath")
         with gr.Column():
-            run = gr.Button("Tokenize", variant="primary")
-            load = gr.Button("Load example")
-            stats = gr.Markdown()
+            run, load, stats = _actions("Tokenize")
     tokens = _tokens("Tokens per codec level (L0: words, 12.5/s; L1, L2: sub-words)")
     with gr.Row():
         before = gr.Image(label="Input (log-mel)", interactive=False)

@@ -10,7 +10,8 @@ import argparse
 import json
 import time
 
-FLAGS = [
+# Headless and quiet: this machine's closed network refuses Chromium's background connections.
+CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--screenshot", default="")
     args = parser.parse_args()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         start = time.perf_counter()
         page.goto(args.url, wait_until="networkidle")

@@ -112,34 +112,17 @@ def main() -> None:
         clips.append(Clip(path=rel, **fields))
         return out / rel
 
+    def spoken(voice: Voice, text: str, rel: str, label: str) -> None:
+        licence = build.TTS_LICENCE.format(tool=voice.tool)
+        dst = add(rel, task="speech", label=label, voice=voice.id, source=f"{voice.tool} '{text}'", licence=licence)
+        speak(voice, text, dst)
+
     for v, voice in enumerate(train_voices(args.voices)):
         for i, text in enumerate(TEXTS):
-            speak(
-                voice,
-                text,
-                add(
-                    f"tts/{v:02d}_{i:02d}.flac",
-                    task="speech",
-                    label=text,
-                    voice=voice.id,
-                    source=f"{voice.tool} '{text}'",
-                    licence=build.TTS_LICENCE.format(tool=voice.tool),
-                ),
-            )
+            spoken(voice, text, f"tts/{v:02d}_{i:02d}.flac", label=text)
         language, sentence = list(FOREIGN.items())[v % len(FOREIGN)]
         foreign = Voice("espeak-ng", f"{language}+{voice.name.split('+')[-1]}")
-        speak(
-            foreign,
-            sentence,
-            add(
-                f"tts/{v:02d}_{language}.flac",
-                task="speech",
-                label=language,
-                voice=foreign.id,
-                source=f"espeak-ng '{sentence}'",
-                licence=build.TTS_LICENCE.format(tool="espeak-ng"),
-            ),
-        )
+        spoken(foreign, sentence, f"tts/{v:02d}_{language}.flac", label=language)
     print(f"tts: {len(clips)} clips", flush=True)
     for src in fillets_split(root)[2]:
         convert(

@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.app_timing import CHROMIUM_FLAGS as FLAGS
+
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def test_page_loads_runs_an_example_and_shows_the_answer(server_url, tmp_path):
