@@ -19,7 +19,12 @@ def main(argv: list[str] | None = None) -> None:
     settings = AppSettings.parse(argv)
     limits = AudioLimits(max_seconds=settings.max_clip_seconds, max_file_bytes=settings.max_file_mb * 2**20)
     pipeline = ICLPipeline.from_pretrained(
-        settings.lm, codec=settings.codec, device=settings.device, limits=limits, max_demos=settings.max_demos
+        settings.lm,
+        codec=settings.codec,
+        device=settings.device,
+        limits=limits,
+        max_demos=settings.max_demos,
+        max_prompt_tokens=settings.max_prompt_tokens,
     )
     demo = build_demo(pipeline, settings)
     demo.launch(

@@ -71,13 +71,15 @@ class Handlers:
         return rows_from_files(files, rows)
 
     @user_errors
-    def classify(self, files, rows, query, levels, progress=gr.Progress()):
+    def classify(self, files, rows, query, levels, clip_seconds=0, progress=gr.Progress()):
         if not files:
             raise ValueError("Drag in labelled demonstration clips first (at least one for each of two labels).")
         if not query:
             raise ValueError("Add a query clip (upload or record) to classify.")
         demos = labelled_files(files, rows)
-        options = ClassifyOptions(PromptOptions(levels=LEVEL_CHOICES.get(levels, (0,))))
+        options = ClassifyOptions(
+            PromptOptions(levels=LEVEL_CHOICES.get(levels, (0,))), clip_seconds=float(clip_seconds or 0) or None
+        )
         progress(0.2, desc="Encoding the clips and reading the demonstrations")
         support = self.pipeline.support_set(demos, options)
         progress(0.7, desc="Scoring every label")

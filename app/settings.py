@@ -20,6 +20,7 @@ class AppSettings:
     max_file_mb: int = 20  # per upload; longer clips are refused by the audio limits anyway
     max_clip_seconds: float = 30.0
     max_demos: int = 64
+    max_prompt_tokens: int = 8192  # below the LLMs' 32k context: a CPU answers an 8k prompt in seconds, not minutes
     concurrency_limit: int = 1  # one LLM call at a time on a CPU; raise on a GPU
     max_queue: int = 32  # beyond this, new requests are told the queue is full
 

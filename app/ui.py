@@ -47,6 +47,9 @@ def _classify_tab(h: Handlers) -> None:
         with gr.Column(scale=2):
             query = gr.Audio(label="Query clip", sources=["upload", "microphone"], type="filepath")
             levels = gr.Radio(list(LEVEL_CHOICES), value="level 0 (words)", label="Codec levels shown to the LLM")
+            cut = gr.Slider(
+                0, 30, value=0, step=0.5, label="Cut every clip to (seconds; 0 = whole clips; for long support sets)"
+            )
             run = gr.Button("Classify", variant="primary")
             answer = gr.Label(label="Label probabilities (calibrated)", num_top_classes=10)
             timing = gr.Markdown()
@@ -67,7 +70,10 @@ def _classify_tab(h: Handlers) -> None:
             heard = gr.Audio(label="Reconstruction", interactive=False)
     files.change(h.demo_rows, [files, rows], rows, api_name="demo_labels", show_progress="hidden")
     run.click(
-        on_gpu(h.classify), [files, rows, query, levels], [answer, prompt, attention, clip, timing], api_name="classify"
+        on_gpu(h.classify),
+        [files, rows, query, levels, cut],
+        [answer, prompt, attention, clip, timing],
+        api_name="classify",
     )
     replay.click(h.reconstruct, [clip, files, query], heard, api_name="reconstruct")
     load.click(h.classify_example, example, [files, rows, query], api_name="classify_example")

@@ -22,7 +22,9 @@ from pathlib import Path
 def _pipeline(args: argparse.Namespace):
     from model.pipeline import ICLPipeline
 
-    return ICLPipeline.from_pretrained(lm=args.lm, codec=args.codec, device=args.device)
+    return ICLPipeline.from_pretrained(
+        lm=args.lm, codec=args.codec, device=args.device, max_prompt_tokens=args.max_prompt_tokens
+    )
 
 
 def _pair(value: str, sep: str, form: str, last: bool = False) -> tuple[str, str]:
@@ -137,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lm", default="default", help="LLM: default, large, tiny, a bundled name, a folder or hub id")
     parser.add_argument("--codec", default=str(DEFAULT_CODEC), help="codec checkpoint folder")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--max-prompt-tokens", type=int, default=None, help="refuse longer prompts (default: the LLM's context)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     tokens = commands.add_parser("tokens", help="print a clip's codec tokens per level")
     tokens.add_argument("file", type=Path)

@@ -16,6 +16,7 @@ import soxr
 
 SAMPLE_RATE = 16_000
 SUPPORTED = "WAV, FLAC, OGG (Vorbis/Opus) or MP3"
+MAX_FLOAT_PEAK = 64.0  # +36 dB over full scale: a loud float mix may exceed ±1, unscaled integers go far beyond
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def _read_file(path: Path, label: str, limits: AudioLimits) -> tuple[np.ndarray,
             f"{label}: the file is {size / 2**20:.0f} MB, over the {limits.max_file_bytes / 2**20:.0f} MB "
             "limit. Trim it or save it compressed (FLAC/OGG)."
         )
+    _check_wav_complete(path, label, size)
     try:
         info = sf.info(str(path))
         if info.frames <= 0 or info.samplerate <= 0:
@@ -112,11 +114,33 @@ def _read_file(path: Path, label: str, limits: AudioLimits) -> tuple[np.ndarray,
         _check_duration(info.frames / info.samplerate, label, limits)
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        reason = _short(error).replace(str(path), path.name)  # never show a server's folders to its users
         raise ValueError(
-            f"{label}: could not be read as audio ({_short(error)}). Save it as {SUPPORTED}, "
-            f"e.g. `sox input output.wav`."
+            f"{label}: could not be read as audio ({reason}). Save it as {SUPPORTED}, e.g. `sox input output.wav`."
         ) from error
     return _as_float(data, label), int(rate)
+
+
+def _check_wav_complete(path: Path, label: str, size: int) -> None:
+    """A WAV whose data chunk promises more bytes than the file holds was cut off (a broken upload or copy).
+    libsndfile would quietly read the part that is there; say so instead. Streaming writers that leave the
+    size unknown (0 or 0xFFFFFFFF) are accepted."""
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    at = 12
+    while at + 8 <= len(head):
+        chunk, length = head[at : at + 4], int.from_bytes(head[at + 4 : at + 8], "little")
+        if chunk == b"data":
+            present = size - (at + 8)
+            if 0 < length < 0xFFFFFFFF and length > present:
+                raise ValueError(
+                    f"{label}: the WAV file is cut off ({present:,} of its {length:,} bytes of audio are there). "
+                    "Upload or copy the file again."
+                )
+            return
+        at += 8 + length + (length & 1)
 
 
 def _as_float(array: np.ndarray, label: str) -> np.ndarray:
@@ -133,8 +157,19 @@ def _as_float(array: np.ndarray, label: str) -> np.ndarray:
         array = (array.astype(np.float64) - (info.min + scale)) / scale  # also centres unsigned 8-bit
     elif array.dtype.kind != "f":
         raise ValueError(f"{label}: samples must be numbers, got dtype {array.dtype}.")
-    array = array.astype(np.float32)
-    return array.mean(axis=1) if array.ndim == 2 else array
+    if array.size == 0:
+        return np.zeros(0, np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError(
+            f"{label}: the clip contains NaN or infinite samples (a broken float file). Re-export it as 16-bit PCM."
+        )
+    if array.dtype.kind == "f" and (peak := float(np.max(np.abs(array)))) > MAX_FLOAT_PEAK:
+        raise ValueError(
+            f"{label}: float samples reach {peak:.3g}, far beyond full scale (±1): they look unscaled (e.g. 16-bit "
+            "values stored as floats). Divide by 32768, or save the clip as 16-bit PCM."
+        )
+    # Mix down in float64: channels of float32 extremes must not overflow on the way.
+    return (array.mean(axis=1, dtype=np.float64) if array.ndim == 2 else array).astype(np.float32)
 
 
 def _check_duration(seconds: float, label: str, limits: AudioLimits) -> None:
@@ -163,6 +198,10 @@ def _finish(samples: np.ndarray, rate: int, label: str, limits: AudioLimits) -> 
     audio = Audio(samples, SAMPLE_RATE, label)
     if limits.reject_silence and audio.peak < limits.silence_peak:
         raise ValueError(f"{label}: the clip is silent (peak below -80 dBFS). Check the file or the microphone.")
+    if limits.reject_silence and float(np.ptp(audio.samples)) < 2 * limits.silence_peak:
+        raise ValueError(
+            f"{label}: the clip is a constant level (DC offset) with no sound in it. Check the file or the microphone."
+        )
     return audio
 
 

@@ -21,6 +21,7 @@ import torch
 from model.audio import Audio, AudioLimits, load_audio
 from model.codec import LLMCodec
 from model.codes import Codes
+from model.context import ANSWER_RESERVE, Budget, ClipCost, check_classify_fits, check_generation_fits
 from model.lm import FrozenLM, Prefix
 from model.prompts import Prompt, PromptBuilder, PromptOptions, audio_ids, concat, label_names
 from model.results import AudioResult, ClassifyResult, TokenizedClip
@@ -58,6 +59,7 @@ class SupportSet:
     prefix: Prefix
     content_free: torch.Tensor  # (labels,) scores for an empty query: the LLM's bias per label
     options: ClassifyOptions
+    clips: tuple[TokenizedClip, ...] = ()  # the demonstrations as encoded (to size a query against the context)
 
 
 class ICLPipeline:
@@ -71,9 +73,11 @@ class ICLPipeline:
         limits: AudioLimits = AudioLimits(),
         max_demos: int = 64,
         cache_size: int = 2048,
+        max_prompt_tokens: int | None = None,
     ):
         self.codec, self.lm, self.vocab, self.limits = codec, lm, vocab, limits
         self.max_demos = max_demos
+        self.max_prompt_tokens = max_prompt_tokens  # below the LLM's context: bounds latency on a server
         self.builder = PromptBuilder(lm.encode_text)
         self._clips: OrderedDict[str, TokenizedClip] = OrderedDict()
         self._cache_size = cache_size
@@ -88,6 +92,14 @@ class ICLPipeline:
         codec_model = LLMCodec.from_pretrained(codec, device=language_model.device)
         vocab = VocabMap.for_tokenizer(VocabTables.load(), language_model.tokenizer)
         return cls(codec_model, language_model, vocab, **kwargs)
+
+    @property
+    def budget(self) -> Budget:
+        """How many tokens a prompt may have: the LLM's context, or the smaller limit this pipeline was given."""
+        context = self.lm.context_length
+        if self.max_prompt_tokens and self.max_prompt_tokens < context:
+            return Budget(self.max_prompt_tokens, "the prompt limit set by --max-prompt-tokens")
+        return Budget(context, f"the context of {self.lm.name}")
 
     # --- clips ------------------------------------------------------------------------------------------------
     def load(self, source: AudioLike, name: str | None = None, sample_rate: int | None = None) -> Audio:
@@ -123,12 +135,13 @@ class ICLPipeline:
             for c, (_, label) in zip(clips, demos, strict=True)
         ]
         prompt = self.builder.classify_prefix(pieces, names, options.prompt)
+        self._check_fits(prompt, clips, options.prompt)
         prefix = self.lm.prefix(prompt.ids)
         content_free = torch.zeros(len(labels))
         if options.calibration == "content_free":
             empty = self.builder.query([[] for _ in options.prompt.levels], options.prompt.levels)
             content_free = self._score_labels(self.lm.extend(prefix, empty.ids), names)
-        return SupportSet(tuple(labels), tuple(names), prompt, prefix, content_free, options)
+        return SupportSet(tuple(labels), tuple(names), prompt, prefix, content_free, options, tuple(clips))
 
     def classify(
         self,
@@ -144,6 +157,8 @@ class ICLPipeline:
         opts = support.options
         clip = self.tokenize(query, "the query", opts.clip_seconds)
         query_prompt = self.builder.query(self._pieces(clip, opts.prompt), opts.prompt.levels)
+        if len(support.prefix) + len(query_prompt) + ANSWER_RESERVE > self.budget.tokens:
+            self._check_fits(support.prompt, support.clips, opts.prompt, clip)
         extended = self.lm.extend(support.prefix, query_prompt.ids)
         scores = self._score_labels(extended, support.names)
         if opts.decoding == "greedy":
@@ -164,6 +179,19 @@ class ICLPipeline:
 
     def _pieces(self, clip: TokenizedClip, options: PromptOptions) -> list[list[int]]:
         return audio_ids(clip.token_ids, options.levels, options.collapse_repeats)
+
+    def _check_fits(
+        self, prompt: Prompt, clips: Sequence[TokenizedClip], options: PromptOptions, query: TokenizedClip | None = None
+    ) -> None:
+        costs = [self._cost(c, options) for c in clips] * options.repeats
+        fixed = len(prompt) - sum(c.tokens for c in costs)
+        check_classify_fits(self.budget, fixed, costs, query and self._cost(query, options), options.levels)
+
+    def _cost(self, clip: TokenizedClip, options: PromptOptions) -> ClipCost:
+        """Tokens of a clip in a prompt (level separators included), with these levels and with level 0 only."""
+        pieces = self._pieces(clip, options)
+        level0 = audio_ids(clip.token_ids, (0,), options.collapse_repeats)
+        return ClipCost(clip.audio.duration, sum(map(len, pieces)) + 2 * len(pieces), len(level0[0]) + 2)
 
     def _score_labels(self, prefix: Prefix, names: Sequence[str]) -> torch.Tensor:
         return self.lm.score(prefix, [self.builder.answer_ids(n) for n in names])
@@ -221,6 +249,8 @@ class ICLPipeline:
         clip = self.tokenize(query, "the noisy query")
         query_prompt = self.builder.input_audio(audio_ids(clip.token_ids, levels, False), levels, None)
         lengths = [len(clip.token_ids[level]) for level in levels]
+        needed = len(prefix_prompt) + len(query_prompt) + sum(lengths) + 4 * len(levels)
+        check_generation_fits(self.budget, needed, "enhancement")
         codes, tail = self._generate_codes(self.lm.prefix(prefix_prompt.ids), query_prompt, levels, lengths)
         codes = Codes(codes.levels, clip.codes.num_samples)
         return AudioResult(self.codec.decode(codes), codes, concat(prefix_prompt, tail), time.perf_counter() - started)
@@ -247,6 +277,9 @@ class ICLPipeline:
                 f"demonstrated words. Known words: {', '.join(sorted(known))}."
             )
         prefix_prompt = self.builder.pair_prefix(demos, levels, "Speak each text as audio tokens.")
+        # Each word is generated after the same prefix: the longest word sets the need.
+        longest = max(sum(len(known[w].token_ids[level]) + 4 for level in levels) for w in words)
+        check_generation_fits(self.budget, len(prefix_prompt) + longest + 8, "synthesis")
         prefix = self.lm.prefix(prefix_prompt.ids)
         parts, prompt = [], prefix_prompt
         for word in words:  # one word at a time: each copies its demonstration's tokens

@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -52,29 +44,10 @@ def write_audio(tmp_path):
 @pytest.fixture(scope="session")
 def server_url():
     """The real app (``python app.py --lm tiny``) on a free 127.0.0.1 port, shared by the server tests."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
-    root = Path(__file__).resolve().parent.parent
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--lm", "tiny", "--port", str(port)],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 300
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                pytest.fail("the app did not start (exited, or not up within 300 s)")
-            time.sleep(1)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    from bench.serving import running_app
+
+    try:
+        with running_app("--lm", "tiny") as app:
+            yield app.url
+    except RuntimeError as error:
+        pytest.fail(str(error))

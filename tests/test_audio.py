@@ -130,7 +130,10 @@ def test_normalize_peak_and_dc_and_square():
     square = np.sign(sine(0.5, 16_000, 100)).astype(np.float32)
     assert normalize_peak(load_audio(square, 16_000)).peak == pytest.approx(0.95, abs=1e-3)
     dc = np.full(8000, 0.3, dtype=np.float32)
-    assert normalize_peak(load_audio(dc, 16_000), peak=0.5).peak == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="constant level"):
+        load_audio(dc, 16_000)
+    allowed = load_audio(dc, 16_000, limits=AudioLimits(reject_silence=False))
+    assert normalize_peak(allowed, peak=0.5).peak == pytest.approx(0.5)
 
 
 def test_resample_lengths_and_identity():

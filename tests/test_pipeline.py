@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -120,11 +122,44 @@ def test_bad_support_sets_are_refused(pipeline, demos, message):
         pipeline.classify(tone(300), demos)
 
 
+def limited(pipeline: ICLPipeline, tokens: int) -> ICLPipeline:
+    return ICLPipeline(pipeline.codec, pipeline.lm, pipeline.vocab, pipeline.limits, max_prompt_tokens=tokens)
+
+
 def test_a_prompt_longer_than_the_context_is_refused():
     small = debug_pipeline()
     small.lm.model.config.max_position_embeddings = 64
-    with pytest.raises(ValueError, match="reads at most 64"):
+    with pytest.raises(ValueError, match=r"needs about .* but the context of debug is 64 tokens"):
         small.classify(tone(300, 3.0), DEMOS)
+
+
+def test_the_context_guard_advice_is_right(pipeline):
+    long_demos = [(tone(f + 10 * i, 3.0), label) for i in range(3) for f, label in ((300, "yes"), (900, "no"))]
+    every = PromptOptions(levels=(0, 1, 2), collapse_repeats=False)  # tones collapse to almost nothing otherwise
+    all_levels = ClassifyOptions(every)
+    needed = len(pipeline.support_set(long_demos, all_levels).prompt)
+    budget = limited(pipeline, needed * 4 // 5)
+    with pytest.raises(ValueError, match="the prompt limit set by --max-prompt-tokens") as caught:
+        budget.support_set(long_demos, all_levels)
+    message = str(caught.value)
+    assert "level 0 only" in message and "at most" in message
+    seconds = float(re.search(r"cut every clip to at most ([\d.]+) s", message).group(1))
+    assert 0.5 < seconds < 3.0
+    # Each piece of advice, followed, fits.
+    budget.support_set(long_demos, ClassifyOptions(PromptOptions(levels=(0,), collapse_repeats=False)))
+    budget.support_set(long_demos, ClassifyOptions(every, clip_seconds=seconds))
+    fewer = int(re.search(r"use at most (\d+) demonstrations", message).group(1))
+    budget.support_set(long_demos[:fewer], all_levels)
+
+
+def test_a_long_query_after_a_short_support_set_is_refused_by_the_guard(pipeline):
+    short = [(tone(300, 0.5), "yes"), (tone(900, 0.5), "no")]
+    plain = ClassifyOptions(PromptOptions(collapse_repeats=False))
+    budget = limited(pipeline, len(pipeline.support_set(short, plain).prompt) + 30)
+    support = budget.support_set(short, plain)
+    budget.classify(tone(300, 0.5), support)
+    with pytest.raises(ValueError, match="needs about"):
+        budget.classify(tone(300, 9.0), support)
 
 
 def test_unicode_labels_and_duplicates(pipeline):
