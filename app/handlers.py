@@ -105,8 +105,12 @@ class Handlers:
         clip = self.pipeline.tokenize(self._audio(source, choice))
         return to_widget(self.pipeline.codec.decode(clip.codes))
 
+    @user_errors
     def classify_example(self, name: str):
-        example = examples.classify_examples()[name]
+        found = examples.classify_examples()
+        if name not in found:  # the API accepts any string: only listed examples can be loaded
+            raise ValueError(f"Unknown example {str(name)[:60]!r}; choose one of: {', '.join(found)}.")
+        example = found[name]
         files = [p for p, _ in example.demos]
         return files, [[Path(p).name, label] for p, label in example.demos], example.query
 

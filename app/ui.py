@@ -11,6 +11,9 @@ from components.support_editor import support_editor
 from components.token_view import colour_map
 from model.pipeline import ICLPipeline
 
+# Every event that runs the codec or the LLM shares one concurrency group: the queue's limit is for all of them
+# together (not per event), so a CPU runs one model call at a time and memory stays bounded.
+MODELS = "models"
 INTRO = """# UniAudio 1.5 — a frozen LLM learns audio tasks from a few examples
 An audio codec whose codebooks are the **frozen token embeddings of an LLM** turns each clip into the LLM's own
 words. Shown a few labelled demonstrations in that "foreign language", the frozen LLM classifies, denoises or
@@ -74,8 +77,9 @@ def _classify_tab(h: Handlers) -> None:
         [files, rows, query, levels, cut],
         [answer, prompt, attention, clip, timing],
         api_name="classify",
+        concurrency_id=MODELS,
     )
-    replay.click(h.reconstruct, [clip, files, query], heard, api_name="reconstruct")
+    replay.click(h.reconstruct, [clip, files, query], heard, api_name="reconstruct", concurrency_id=MODELS)
     load.click(h.classify_example, example, [files, rows, query], api_name="classify_example")
 
 
@@ -97,7 +101,13 @@ def _enhance_tab(h: Handlers) -> None:
         before = gr.Image(label="Before (log-mel)", interactive=False)
         after = gr.Image(label="After (log-mel)", interactive=False)
     prompt = _tokens("Prompt and generated tokens")
-    run.click(on_gpu(h.enhance), [noisy, clean, query], [output, before, after, prompt, timing], api_name="enhance")
+    run.click(
+        on_gpu(h.enhance),
+        [noisy, clean, query],
+        [output, before, after, prompt, timing],
+        api_name="enhance",
+        concurrency_id=MODELS,
+    )
     load.click(h.enhance_example, None, [noisy, clean, query], api_name="enhance_example")
 
 
@@ -111,7 +121,13 @@ def _synthesize_tab(h: Handlers) -> None:
             output = gr.Audio(label="Generated audio", interactive=False)
     prompt = _tokens("Prompt and generated tokens")
     files.change(h.demo_rows, [files, rows], rows, api_name="synthesis_texts", show_progress="hidden")
-    run.click(on_gpu(h.synthesize), [files, rows, text], [output, prompt, timing], api_name="synthesize")
+    run.click(
+        on_gpu(h.synthesize),
+        [files, rows, text],
+        [output, prompt, timing],
+        api_name="synthesize",
+        concurrency_id=MODELS,
+    )
     load.click(h.synthesize_example, None, [files, rows, text], api_name="synthesize_example")
 
 
@@ -128,7 +144,13 @@ def _explorer_tab(h: Handlers) -> None:
         level0 = gr.Audio(label="From level 0 only", interactive=False)
         level01 = gr.Audio(label="From levels 0–1", interactive=False)
         full = gr.Audio(label="From all levels", interactive=False)
-    run.click(on_gpu(h.explore), source, [tokens, before, after, level0, level01, full, stats], api_name="explore")
+    run.click(
+        on_gpu(h.explore),
+        source,
+        [tokens, before, after, level0, level01, full, stats],
+        api_name="explore",
+        concurrency_id=MODELS,
+    )
     load.click(h.explorer_example, None, source, api_name="explorer_example")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -80,6 +81,7 @@ class ICLPipeline:
         self.max_prompt_tokens = max_prompt_tokens  # below the LLM's context: bounds latency on a server
         self.builder = PromptBuilder(lm.encode_text)
         self._clips: OrderedDict[str, TokenizedClip] = OrderedDict()
+        self._lock = threading.Lock()
         self._cache_size = cache_size
 
     @classmethod
@@ -111,13 +113,17 @@ class ICLPipeline:
         if clip_seconds:
             audio = Audio(audio.samples[: int(clip_seconds * audio.sample_rate)], audio.sample_rate, audio.name)
         key = hashlib.sha1(audio.samples.tobytes()).hexdigest()
-        if key not in self._clips:
+        with self._lock:
+            clip = self._clips.get(key)
+        if clip is None:
             codes = self.codec.encode(audio)
-            self._clips[key] = TokenizedClip(audio, codes, self.vocab.to_token_ids(codes), self.vocab.to_text(codes))
-            if len(self._clips) > self._cache_size:
+            clip = TokenizedClip(audio, codes, self.vocab.to_token_ids(codes), self.vocab.to_text(codes))
+        with self._lock:  # a server may run several requests at once (concurrency limit > 1 on a GPU)
+            self._clips[key] = clip
+            self._clips.move_to_end(key)
+            while len(self._clips) > self._cache_size:
                 self._clips.popitem(last=False)
-        self._clips.move_to_end(key)
-        return self._clips[key]
+        return clip
 
     # --- classify ---------------------------------------------------------------------------------------------
     def support_set(
