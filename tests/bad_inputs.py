@@ -391,7 +391,7 @@ def main() -> None:
 
 def _cell(kind: str, text: str, ok: bool, good_after: bool) -> str:
     mark = "✅" if ok else "❌" + ("" if good_after else " (next request failed)")
-    shown = text if len(text) < 220 else text[:217] + "…"
+    shown = text if len(text) < 400 else text[:397] + "…"
     return f"{mark} {kind}: {shown}".replace("|", "\\|").replace("\n", " ")
 
 
