@@ -21,6 +21,10 @@ from model.prompts import PromptOptions
 
 logger = logging.getLogger(__name__)
 LEVEL_CHOICES = {"level 0 (words)": (0,), "levels 0–1": (0, 1), "all levels": (0, 1, 2)}
+SCORING_CHOICES = {
+    "write the label (direct, fast)": "direct",
+    "read the clip after each label (channel, more accurate)": "channel",
+}
 
 
 def user_errors(handler):
@@ -71,14 +75,16 @@ class Handlers:
         return rows_from_files(files, rows)
 
     @user_errors
-    def classify(self, files, rows, query, levels, clip_seconds=0, progress=gr.Progress()):
+    def classify(self, files, rows, query, levels, clip_seconds=0, scoring=None, progress=gr.Progress()):
         if not files:
             raise ValueError("Drag in labelled demonstration clips first (at least one for each of two labels).")
         if not query:
             raise ValueError("Add a query clip (upload or record) to classify.")
         demos = labelled_files(files, rows)
         options = ClassifyOptions(
-            PromptOptions(levels=LEVEL_CHOICES.get(levels, (0,))), clip_seconds=float(clip_seconds or 0) or None
+            PromptOptions(levels=LEVEL_CHOICES.get(levels, (0,))),
+            clip_seconds=float(clip_seconds or 0) or None,
+            scoring=SCORING_CHOICES.get(scoring, "direct"),
         )
         progress(0.2, desc="Encoding the clips and reading the demonstrations")
         support = self.pipeline.support_set(demos, options)

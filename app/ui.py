@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app import examples
-from app.handlers import LEVEL_CHOICES, Handlers
+from app.handlers import LEVEL_CHOICES, SCORING_CHOICES, Handlers
 from app.settings import AppSettings
 from components.support_editor import support_editor
 from components.token_view import colour_map
@@ -50,6 +50,7 @@ def _classify_tab(h: Handlers) -> None:
         with gr.Column(scale=2):
             query = gr.Audio(label="Query clip", sources=["upload", "microphone"], type="filepath")
             levels = gr.Radio(list(LEVEL_CHOICES), value="level 0 (words)", label="Codec levels shown to the LLM")
+            scoring = gr.Radio(list(SCORING_CHOICES), value=next(iter(SCORING_CHOICES)), label="How the LLM decides")
             cut = gr.Slider(
                 0, 30, value=0, step=0.5, label="Cut every clip to (seconds; 0 = whole clips; for long support sets)"
             )
@@ -62,8 +63,9 @@ def _classify_tab(h: Handlers) -> None:
     prompt = _tokens("The prompt the LLM reads (colour: role × codec level)")
     with gr.Row():
         attention = gr.Dataframe(
-            headers=["demonstration", "label", "attention %"],
-            label="What the LLM relied on",
+            headers=["demonstration", "label", "relied on %"],
+            label="What the LLM relied on (direct: its attention at the answer; channel: how much the query made "
+            "each demonstration predictable)",
             interactive=False,
             scale=3,
         )
@@ -74,7 +76,7 @@ def _classify_tab(h: Handlers) -> None:
     files.change(h.demo_rows, [files, rows], rows, api_name="demo_labels", show_progress="hidden")
     run.click(
         on_gpu(h.classify),
-        [files, rows, query, levels, cut],
+        [files, rows, query, levels, cut, scoring],
         [answer, prompt, attention, clip, timing],
         api_name="classify",
         concurrency_id=MODELS,

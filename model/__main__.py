@@ -164,9 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     fewshot.add_argument("--jsonl", action="store_true", required=True, help="read JSON lines (the only mode)")
     fewshot.add_argument(
         "--recipe",
-        choices=["ours", "paper"],
+        choices=["ours", "channel", "paper"],
         default="ours",
-        help="ours: calibrated whole-label scoring; paper: the original recipe, for comparison",
+        help="ours: calibrated whole-label scoring; channel: the LLM reads the query after each label's "
+        "demonstrations (model/channel.py); paper: the original recipe, for comparison",
     )
     fewshot.set_defaults(run=cmd_fewshot)
     info = commands.add_parser("info", help="show installed LLMs, caches and tables")

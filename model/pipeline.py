@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from model.audio import Audio, AudioLimits, load_audio
+from model.channel import ChannelSupport, channel_scores, channel_support
 from model.codec import LLMCodec
 from model.codes import Codes
 from model.context import ANSWER_RESERVE, Budget, ClipCost, check_classify_fits, check_generation_fits
@@ -39,11 +40,15 @@ class ClassifyOptions:
     calibration: str = "content_free"  # content_free | none
     decoding: str = "score"  # score: each label as a whole | greedy: the paper's restricted greedy decoding
     clip_seconds: float | None = None  # cut every clip to this length (the paper's recipe uses 1 s)
+    # direct: the LLM writes the label after the query | channel: the LLM reads the query after each label's
+    # demonstrations and the demonstrations after the query (model/channel.py); calibration then does not apply
+    scoring: str = "direct"
 
 
 RECIPES = {
     "ours": ClassifyOptions(),
     # The paper's: level 0 only, clips cut to 1 s, greedy decoding restricted to label tokens, no calibration.
+    "channel": ClassifyOptions(scoring="channel"),
     "paper": ClassifyOptions(
         PromptOptions(collapse_repeats=False), calibration="none", decoding="greedy", clip_seconds=1.0
     ),
@@ -57,10 +62,11 @@ class SupportSet:
     labels: tuple[str, ...]
     names: tuple[str, ...]  # what the LLM writes for each label
     prompt: Prompt
-    prefix: Prefix
+    prefix: Prefix | None  # direct scoring's instruction + demonstrations (None for channel scoring)
     content_free: torch.Tensor  # (labels,) scores for an empty query: the LLM's bias per label
     options: ClassifyOptions
     clips: tuple[TokenizedClip, ...] = ()  # the demonstrations as encoded (to size a query against the context)
+    channel: ChannelSupport | None = None  # channel scoring's per-label prompts
 
 
 class ICLPipeline:
@@ -142,6 +148,11 @@ class ICLPipeline:
         ]
         prompt = self.builder.classify_prefix(pieces, names, options.prompt)
         self._check_fits(prompt, clips, options.prompt)
+        if options.scoring == "channel":
+            indexed = [(p, names.index(name)) for p, name in pieces]
+            channel = channel_support(self.lm, self.builder, indexed, names, options.prompt)
+            zeros = torch.zeros(len(labels))
+            return SupportSet(tuple(labels), tuple(names), channel.prompt, None, zeros, options, tuple(clips), channel)
         prefix = self.lm.prefix(prompt.ids)
         content_free = torch.zeros(len(labels))
         if options.calibration == "content_free":
@@ -162,6 +173,8 @@ class ICLPipeline:
             support = self.support_set(support, options or ClassifyOptions())
         opts = support.options
         clip = self.tokenize(query, "the query", opts.clip_seconds)
+        if support.channel is not None:
+            return self._classify_channel(support, clip, started)
         query_prompt = self.builder.query(self._pieces(clip, opts.prompt), opts.prompt.levels)
         if len(support.prefix) + len(query_prompt) + ANSWER_RESERVE > self.budget.tokens:
             self._check_fits(support.prompt, support.clips, opts.prompt, clip)
@@ -180,6 +193,22 @@ class ICLPipeline:
             dict(zip(support.labels, scores.tolist(), strict=True)),
             prompt,
             attention,
+            time.perf_counter() - started,
+        )
+
+    def _classify_channel(self, support: SupportSet, clip: TokenizedClip, started: float) -> ClassifyResult:
+        options = support.options.prompt
+        pieces = self._pieces(clip, options)
+        scores, evidence = channel_scores(self.lm, self.builder, support.channel, pieces, options)
+        probs = torch.softmax(scores, dim=0)
+        query = Prompt()
+        self.builder.add_audio(query, "query", pieces, options.levels, None)
+        return ClassifyResult(
+            support.labels[int(torch.argmax(probs))],
+            dict(zip(support.labels, probs.tolist(), strict=True)),
+            dict(zip(support.labels, scores.tolist(), strict=True)),
+            concat(support.prompt, query),
+            evidence,
             time.perf_counter() - started,
         )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 INPUT, OUTPUT, SEPARATOR, LEVEL_BREAK = "Input: <", " >\nOutput:", "\n###\n", " |"
+CHANNEL_INSTRUCTION = "Each audio clip written in audio tokens is a recording of its label."
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,26 @@ class PromptBuilder:
                 prompt.add(self.text(OUTPUT), "text", index)
                 prompt.add(self.text(" " + name), "label", index)
                 prompt.add(self.text("\n") + self.text(SEPARATOR.lstrip("\n")), "text", index)
+        return prompt
+
+    def channel_block(self, pieces: list[list[int]], name: str, levels: Sequence[int], demo: int | None) -> Prompt:
+        """Channel order, label first: ``Label: A\\nInput: < audio tokens >`` (no separator)."""
+        prompt = Prompt()
+        prompt.add(self.text(f"Label: {name}\nInput: <"), "label" if demo is not None else "text", demo)
+        self.add_audio(prompt, "demo" if demo is not None else "query", pieces, levels, demo)
+        prompt.add(self.text(" >"), "text", demo)
+        return prompt
+
+    def channel_prefix(self, demos: Sequence[tuple[int, list[list[int]]]], name: str, options: PromptOptions) -> Prompt:
+        """Instruction + the ``(index, pieces)`` demonstrations of one label, ending with ``Label: name\\nInput: <``
+        so that the LLM's probability of a query's tokens is read next."""
+        prompt = Prompt()
+        prompt.add(self.text(CHANNEL_INSTRUCTION + SEPARATOR), "instruction")
+        for _ in range(options.repeats):
+            for index, pieces in demos:
+                prompt = concat(prompt, self.channel_block(pieces, name, options.levels, index))
+                prompt.add(self.text(SEPARATOR), "text", index)
+        prompt.add(self.text(f"Label: {name}\nInput: <"), "text")
         return prompt
 
     def query(self, pieces: list[list[int]], levels: Sequence[int]) -> Prompt:

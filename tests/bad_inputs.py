@@ -25,6 +25,7 @@ RATE = 16_000
 APP_LIMIT_MB = 20  # the app's default upload limit (AppSettings.max_file_mb), also given to the library here
 CLI_PROMPT_TOKENS = 160  # the CLI run's --max-prompt-tokens: its prompts are level 0 only (repeats collapsed), so small
 ALL_LEVELS = "all levels"
+DIRECT = "write the label (direct, fast)"  # the app's default scoring choice
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class Server:
         table = {"headers": ["clip", "label"], "data": [[Path(p).name, t] for p, t in request.demos], "metadata": None}
         if request.task == "classify":
             answer = self.client.predict(
-                files, table, handle_file(request.query), request.levels, 0, api_name="/classify"
+                files, table, handle_file(request.query), request.levels, 0, DIRECT, api_name="/classify"
             )[0]
             return answer["label"]
         if request.task == "enhance":

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from app.handlers import Handlers
+from app.handlers import SCORING_CHOICES, Handlers
 from app.settings import AppSettings
 from app.ui import build_demo
 from components.support_editor import label_from_path, labelled_files, rows_from_files
@@ -41,6 +41,15 @@ def test_classify_with_file_paths(handlers, files):
     assert choices["choices"][0].startswith("query")
     heard = handlers.reconstruct(choices["choices"][1], demos, files["query"])
     assert heard[0] == 16_000 and heard[1].dtype == np.int16
+
+
+@pytest.mark.parametrize("scoring", list(SCORING_CHOICES))
+def test_classify_with_each_scoring_and_cut_clips(handlers, files, scoring):
+    demos = [files[k] for k in ("dog_1", "cat_1")]
+    rows = handlers.demo_rows(demos, None)
+    probs, view, attention, _, _ = handlers.classify(demos, rows, files["query"], "all levels", 0.5, scoring)
+    assert set(probs) == {"dog", "cat"} and sum(probs.values()) == pytest.approx(1.0)
+    assert len(attention) == 2
 
 
 def test_classify_with_numpy_audio_and_edited_labels(handlers, files):

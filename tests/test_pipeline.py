@@ -196,3 +196,28 @@ def test_synthesize_copies_demonstrated_words(pipeline):
 
 def test_normalise_text():
     assert normalise_text("Call 3-12, now!") == ["call", "three", "one", "two", "now"]
+
+
+def test_channel_scoring_gives_probabilities_and_evidence_per_demonstration(pipeline):
+    result = pipeline.classify(tone(310), DEMOS, ClassifyOptions(scoring="channel"))
+    assert result.label in ("yes", "no")
+    assert sum(result.probs.values()) == pytest.approx(1.0)
+    assert len(result.attention) == len(DEMOS) and sum(result.attention) == pytest.approx(1.0)
+    assert any(s.role == "query" for s in result.prompt.segments)
+
+
+def test_channel_scores_with_cached_prompts_equal_a_fresh_computation(pipeline):
+    from model.channel import _reverse_head
+
+    support = pipeline.support_set(DEMOS, ClassifyOptions(scoring="channel"))
+    query = pipeline._pieces(pipeline.tokenize(tone(310)), support.options.prompt)[0]
+    result = pipeline.classify(tone(310), support)
+    lm, close = pipeline.lm, pipeline.builder.text(" >")
+    expected = []
+    for c, prefix in enumerate(support.channel.label_prefixes):
+        forward = lm.score(prefix.ids.tolist(), [query + close])[0]  # a fresh run, no cache reused
+        demos = list(support.channel.demo_ids[c])
+        after = lm.score(_reverse_head(pipeline.builder, query), demos)
+        before = lm.score(_reverse_head(pipeline.builder), demos)
+        expected.append(float(forward + (after - before).mean()))
+    assert list(result.scores.values()) == pytest.approx(expected, abs=1e-3)

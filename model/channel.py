@@ -1,0 +1,91 @@
+"""Channel scoring: the frozen LLM rates how well each label's demonstrations predict the query, and back.
+
+Direct scoring asks the LLM to *write* a label after the query; a 0.5 B LLM does that poorly for audio tokens
+(it has to match the query against every demonstration in one step). Channel scoring (Min et al., 2022, "Noisy
+Channel Language Model Prompting for Few-Shot Text Classification") reads the probability of the *query's
+tokens* after the demonstrations of one label — the LLM copies the tokens it has just seen, which is what small
+LLMs do best. Two readings, both the LLM's own log-probabilities:
+
+* forward: ``log P(query | label c's demonstrations)``, one prompt per label;
+* reverse: ``log P(demo | query) − log P(demo)`` averaged over label c's demonstrations: how much more
+  predictable a demonstration becomes once the LLM has read the query.
+
+The label's score is their sum; probabilities are its softmax over labels (Bayes with a uniform prior). The
+prompts per label and each demonstration's baseline ``log P(demo)`` are computed once per support set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from model.lm import FrozenLM, Prefix
+from model.prompts import CHANNEL_INSTRUCTION, SEPARATOR, Prompt, PromptBuilder, PromptOptions, concat
+
+NEUTRAL = "A"  # the label name in the reverse reading, where the demonstration's own label must not leak
+
+
+@dataclass(frozen=True)
+class ChannelSupport:
+    label_prefixes: tuple[Prefix, ...]  # per label: instruction + its demonstrations + "Label: c\nInput: <"
+    demo_ids: tuple[tuple[list[int], ...], ...]  # per label: each demonstration's tokens + " >"
+    demo_labels: tuple[int, ...]  # per demonstration (in the order given): its label's index
+    baselines: tuple[torch.Tensor, ...]  # per label: log P(demo) after the instruction alone
+    prompt: Prompt  # every label's prompt, one after another (for the token view)
+
+
+def channel_support(
+    lm: FrozenLM,
+    builder: PromptBuilder,
+    demos: Sequence[tuple[list[list[int]], int]],
+    names: Sequence[str],
+    options: PromptOptions,
+) -> ChannelSupport:
+    """``demos``: (pieces per level, label index) in the order given."""
+    flat = [_flat(builder, pieces, options) for pieces, _ in demos]
+    prompts, prefixes, demo_ids, baselines = [], [], [], []
+    neutral = lm.prefix(_reverse_head(builder))
+    for c, name in enumerate(names):
+        mine = [(i, pieces) for i, (pieces, label) in enumerate(demos) if label == c]
+        prompt = builder.channel_prefix(mine, name, options)
+        prompts.append(prompt)
+        prefixes.append(lm.prefix(prompt.ids))
+        ids = tuple(flat[i] + builder.text(" >") for i, _ in mine)
+        demo_ids.append(ids)
+        baselines.append(lm.score(neutral, list(ids)))
+    return ChannelSupport(
+        tuple(prefixes), tuple(demo_ids), tuple(label for _, label in demos), tuple(baselines), concat(*prompts)
+    )
+
+
+def channel_scores(
+    lm: FrozenLM, builder: PromptBuilder, support: ChannelSupport, query_pieces: list[list[int]], options
+) -> tuple[torch.Tensor, list[float]]:
+    """Per label: forward + reverse log-probability score; per demonstration: its share of the reverse evidence."""
+    query = _flat(builder, query_pieces, options)
+    forward = torch.stack([lm.score(prefix, [query + builder.text(" >")])[0] for prefix in support.label_prefixes])
+    after_query = lm.prefix(_reverse_head(builder, query))
+    pairs = zip(support.demo_ids, support.baselines, strict=True)
+    gains = [lm.score(after_query, list(ids)) - base for ids, base in pairs]
+    reverse = torch.stack([g.mean() for g in gains])
+    # Each demonstration's gain, in the order the demonstrations were given.
+    per_label = [iter(g.tolist()) for g in gains]
+    demo_gain = torch.tensor([next(per_label[label]) for label in support.demo_labels])
+    return forward + reverse, torch.softmax(demo_gain, dim=0).tolist()
+
+
+def _flat(builder: PromptBuilder, pieces: list[list[int]], options: PromptOptions) -> list[int]:
+    """One token list for all shown levels, joined by the level break (as ``PromptBuilder.add_audio`` writes it)."""
+    prompt = Prompt()
+    builder.add_audio(prompt, "query", pieces, options.levels, None)
+    return prompt.ids
+
+
+def _reverse_head(builder: PromptBuilder, query: list[int] | None = None) -> list[int]:
+    """Instruction [+ the query as a demonstration] + ``Label: A\\nInput: <``, before a demonstration is read."""
+    ids = builder.text(CHANNEL_INSTRUCTION + SEPARATOR)
+    if query is not None:
+        ids = ids + builder.text(f"Label: {NEUTRAL}\nInput: <") + query + builder.text(" >") + builder.text(SEPARATOR)
+    return ids + builder.text(f"Label: {NEUTRAL}\nInput: <")
