@@ -55,7 +55,7 @@ def _classify_tab(h: Handlers) -> None:
                 0, 30, value=0, step=0.5, label="Cut every clip to (seconds; 0 = whole clips; for long support sets)"
             )
             run = gr.Button("Classify", variant="primary")
-            answer = gr.Label(label="Label probabilities (calibrated)", num_top_classes=10)
+            answer = gr.Label(label="Label probabilities", num_top_classes=10)
             timing = gr.Markdown()
     with gr.Row():
         example = gr.Dropdown(list(examples.classify_examples()), label="Examples", scale=3)

@@ -135,10 +135,10 @@ def main() -> None:
                     }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps({"rows": rows}, indent=1))  # after every cell: long runs keep results
     for client in clients.values():
         client.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows}, indent=1))
     print_table(rows)
 
 

@@ -30,7 +30,7 @@ from bench.serving import ROOT, running_app
 DEMO = ROOT / "demo_examples"
 WORDS = ["one", "two", "three", "four", "five", "yes", "no", "stop", "go"]
 VOICES = ["flite_slt", "flite_rms", "espeak_ng_en_us_f3", "espeak_ng_en_gb_m3"]
-DIRECT = "write the label (direct, fast)"  # the app's default scoring choice
+DIRECT = "write the label (direct, fast)"  # the app's fast scoring choice
 KINDS = ["classify"] * 5 + ["explore"] * 2 + ["enhance", "synthesize", "classify"]  # 10 per user, shuffled
 
 

@@ -25,7 +25,7 @@ RATE = 16_000
 APP_LIMIT_MB = 20  # the app's default upload limit (AppSettings.max_file_mb), also given to the library here
 CLI_PROMPT_TOKENS = 160  # the CLI run's --max-prompt-tokens: its prompts are level 0 only (repeats collapsed), so small
 ALL_LEVELS = "all levels"
-DIRECT = "write the label (direct, fast)"  # the app's default scoring choice
+DIRECT = "write the label (direct, fast)"  # the app's fast scoring choice
 
 
 @dataclass(frozen=True)
