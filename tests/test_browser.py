@@ -34,5 +34,5 @@ def test_page_loads_runs_an_example_and_shows_the_answer(server_url, tmp_path):
         browser.close()
     assert screenshot.stat().st_size > 10_000
     assert "instruction" in text and "query L0" in text  # the token view and its legend
-    assert "attention %" in text
+    assert "relied on %" in text  # the per-demonstration table
     assert any(label in text for label in ("one", "two", "three", "four", "five"))
