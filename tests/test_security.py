@@ -32,14 +32,13 @@ def test_defaults_bind_loopback_without_share_and_limit_uploads():
 
 
 def test_launch_passes_the_limits(monkeypatch):
-    import app as launcher_package  # noqa: F401 - the app/ package, not app.py
+    import importlib.util
+
     from model.pipeline import ICLPipeline
 
     captured = {}
     monkeypatch.setattr(ICLPipeline, "from_pretrained", classmethod(lambda cls, *a, **k: debug_pipeline()))
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: captured.update(kwargs))
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("launcher", ROOT / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
