@@ -27,6 +27,7 @@ SCORING_CHOICES = {
     "read the clip after each label (channel, more accurate)": "channel",
     "write the label (direct, fast)": "direct",
 }
+DIRECT_CHOICE = next(choice for choice, scoring in SCORING_CHOICES.items() if scoring == "direct")
 
 
 def user_errors(handler):

@@ -30,7 +30,6 @@ from bench.serving import ROOT, running_app
 DEMO = ROOT / "demo_examples"
 WORDS = ["one", "two", "three", "four", "five", "yes", "no", "stop", "go"]
 VOICES = ["flite_slt", "flite_rms", "espeak_ng_en_us_f3", "espeak_ng_en_gb_m3"]
-DIRECT = "write the label (direct, fast)"  # the app's fast scoring choice
 KINDS = ["classify"] * 5 + ["explore"] * 2 + ["enhance", "synthesize", "classify"]  # 10 per user, shuffled
 
 
@@ -63,6 +62,8 @@ class User:
     def send(self, kind: str) -> None:
         from gradio_client import handle_file
 
+        from app.handlers import DIRECT_CHOICE
+
         rng = self.rng
         if kind == "classify":
             words = rng.sample(WORDS, 3)
@@ -71,7 +72,13 @@ class User:
             rows = table([[p.name, w] for p, w in zip(demos, words, strict=True)], "label")
             query = handle_file(str(command_clip(rng.choice(words), query_voice)))
             result = self.client.predict(
-                [handle_file(str(p)) for p in demos], rows, query, "level 0 (words)", 0, DIRECT, api_name="/classify"
+                [handle_file(str(p)) for p in demos],
+                rows,
+                query,
+                "level 0 (words)",
+                0,
+                DIRECT_CHOICE,
+                api_name="/classify",
             )
             assert result[0]["label"] in words
         elif kind == "explore":
@@ -136,12 +143,14 @@ def burst(url: str, count: int) -> dict:
     """``count`` classify jobs submitted at once: each must end answered or told that the queue is full."""
     from gradio_client import Client, handle_file
 
+    from app.handlers import DIRECT_CHOICE
+
     client = Client(url, verbose=False)
     words = ["one", "two", "three"]
     demos = [command_clip(w, "flite_slt") for w in words]
     rows = table([[p.name, w] for p, w in zip(demos, words, strict=True)], "label")
     args = ([handle_file(str(p)) for p in demos], rows, handle_file(str(command_clip("two", "flite_rms"))))
-    jobs = [client.submit(*args, "level 0 (words)", 0, DIRECT, api_name="/classify") for _ in range(count)]
+    jobs = [client.submit(*args, "level 0 (words)", 0, DIRECT_CHOICE, api_name="/classify") for _ in range(count)]
     ranks: list[int] = []
     outcomes: Counter = Counter()
     deadline = time.time() + 600

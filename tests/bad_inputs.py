@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,6 @@ RATE = 16_000
 APP_LIMIT_MB = 20  # the app's default upload limit (AppSettings.max_file_mb), also given to the library here
 CLI_PROMPT_TOKENS = 160  # the CLI run's --max-prompt-tokens: its prompts are level 0 only (repeats collapsed), so small
 ALL_LEVELS = "all levels"
-DIRECT = "write the label (direct, fast)"  # the app's fast scoring choice
 
 
 @dataclass(frozen=True)
@@ -209,7 +208,7 @@ CASES = [
     ),
     Case(
         "duplicate labels",
-        lambda folder: Request(**{**vars(_labels("yes", "no", "yes")(folder)), "labels": ["yes", "no", "yes"]}),
+        lambda folder: replace(_labels("yes", "no", "yes")(folder), labels=["yes", "no", "yes"]),
         None,  # two demonstrations of "yes" are a 2-shot support set
         {"cli": "labels must not repeat"},  # fewshot-v1 names the labels itself: a repeat there is an error
     ),
@@ -271,11 +270,13 @@ class Server:
     def send(self, request: Request) -> str:
         from gradio_client import handle_file
 
+        from app.handlers import DIRECT_CHOICE
+
         files = [handle_file(path) for path, _ in request.demos]
         table = {"headers": ["clip", "label"], "data": [[Path(p).name, t] for p, t in request.demos], "metadata": None}
         if request.task == "classify":
             answer = self.client.predict(
-                files, table, handle_file(request.query), request.levels, 0, DIRECT, api_name="/classify"
+                files, table, handle_file(request.query), request.levels, 0, DIRECT_CHOICE, api_name="/classify"
             )[0]
             return answer["label"]
         if request.task == "enhance":
