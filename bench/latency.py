@@ -1,5 +1,5 @@
-"""Latency of the library on this machine: classify (new support set, and each further query with the
-support set cached), enhance and synthesize, on clips from the demo set. Prints JSON.
+"""Latency of the library on this machine: classify with direct and with channel scoring (new support set, and
+each further query with the support set cached), enhance and synthesize, on clips from the demo set. Prints JSON.
 
     python -m bench.latency [--lm default] [--device auto] [--repeats 5]
 """
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from model.audio import Audio, load_audio
-from model.pipeline import ICLPipeline
+from model.pipeline import ClassifyOptions, ICLPipeline
 
 DEMO = Path(__file__).resolve().parent.parent / "demo_examples"
 
@@ -54,6 +54,8 @@ def main() -> None:
     for audio in [a for a, _ in demos] + queries:  # encode once: the cache holds codes, not prompts
         pipeline.tokenize(audio)
     support = pipeline.support_set(demos)
+    channel = ClassifyOptions(scoring="channel")
+    channel_support = pipeline.support_set(demos, channel)
     result = {
         "device": str(pipeline.lm.device),
         "dtype": str(pipeline.lm.model.dtype),
@@ -68,6 +70,12 @@ def main() -> None:
             lambda: pipeline.classify(queries[1], support, explain=False), args.repeats
         ),
         "classify_with_attention_view": timed(lambda: pipeline.classify(queries[1], support), args.repeats),
+        "channel_5way_1shot_new_support": timed(
+            lambda: pipeline.classify(queries[0], demos, channel, explain=False), args.repeats
+        ),
+        "channel_each_further_query": timed(
+            lambda: pipeline.classify(queries[1], channel_support, explain=False), args.repeats
+        ),
     }
     pairs = [(DEMO / "enhance/pair00_noisy.flac", DEMO / "enhance/pair00_clean.flac")]
     result["enhance_one_pair_seconds"] = timed(lambda: pipeline.enhance(pairs, DEMO / "enhance/pair01_noisy.flac"), 1)

@@ -10,8 +10,10 @@ LLMs do best. Two readings, both the LLM's own log-probabilities:
 * reverse: ``log P(demo | query) − log P(demo)`` averaged over label c's demonstrations: how much more
   predictable a demonstration becomes once the LLM has read the query.
 
-The label's score is their sum; probabilities are its softmax over labels (Bayes with a uniform prior). The
-prompts per label and each demonstration's baseline ``log P(demo)`` are computed once per support set.
+The label's score is their sum per query token (so that its scale does not grow with the clip's length);
+probabilities are its softmax over labels at a temperature fitted on training-set episodes (Bayes with a
+uniform prior). The prompts per label and each demonstration's baseline ``log P(demo)`` are computed once per
+support set.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import torch
 from model.lm import FrozenLM, Prefix
 from model.prompts import CHANNEL_INSTRUCTION, SEPARATOR, Prompt, PromptBuilder, PromptOptions, concat
 
+# Fitted by ``python -m bench.calibration`` (the NLL-optimal temperature on training-set episodes, Qwen2.5-Coder
+# -0.5B with the shipped codec): without it the probabilities of a few-token score gap are near 0 or 1.
+TEMPERATURE = 1.0
 NEUTRAL = "A"  # the label name in the reverse reading, where the demonstration's own label must not leak
 
 
@@ -45,16 +50,16 @@ def channel_support(
 ) -> ChannelSupport:
     """``demos``: (pieces per level, label index) in the order given."""
     flat = [_flat(builder, pieces, options) for pieces, _ in demos]
-    prompts, prefixes, demo_ids, baselines = [], [], [], []
-    neutral = lm.prefix(_reverse_head(builder))
+    prompts, prefixes, demo_ids = [], [], []
     for c, name in enumerate(names):
         mine = [(i, pieces) for i, (pieces, label) in enumerate(demos) if label == c]
         prompt = builder.channel_prefix(mine, name, options)
         prompts.append(prompt)
         prefixes.append(lm.prefix(prompt.ids))
-        ids = tuple(flat[i] + builder.text(" >") for i, _ in mine)
-        demo_ids.append(ids)
-        baselines.append(lm.score(neutral, list(ids)))
+        demo_ids.append(tuple(flat[i] + builder.text(" >") for i, _ in mine))
+    baselines = _split(
+        lm.score(lm.prefix(_reverse_head(builder)), [ids for group in demo_ids for ids in group]), demo_ids
+    )
     return ChannelSupport(
         tuple(prefixes), tuple(demo_ids), tuple(label for _, label in demos), tuple(baselines), concat(*prompts)
     )
@@ -63,17 +68,30 @@ def channel_support(
 def channel_scores(
     lm: FrozenLM, builder: PromptBuilder, support: ChannelSupport, query_pieces: list[list[int]], options
 ) -> tuple[torch.Tensor, list[float]]:
-    """Per label: forward + reverse log-probability score; per demonstration: its share of the reverse evidence."""
+    """Per label: forward + reverse log-probability per query token; per demonstration: its share of the
+    reverse evidence."""
     query = _flat(builder, query_pieces, options)
-    forward = torch.stack([lm.score(prefix, [query + builder.text(" >")])[0] for prefix in support.label_prefixes])
+    # Three LLM calls whatever the number of labels: every label's prompt + the query in one batch, the
+    # instruction + query once, and every demonstration after it in one batch.
+    forward = lm.score_each(support.label_prefixes, [query + builder.text(" >")] * len(support.label_prefixes))
     after_query = lm.prefix(_reverse_head(builder, query))
-    pairs = zip(support.demo_ids, support.baselines, strict=True)
-    gains = [lm.score(after_query, list(ids)) - base for ids, base in pairs]
+    read = _split(lm.score(after_query, [ids for group in support.demo_ids for ids in group]), support.demo_ids)
+    gains = [r - base for r, base in zip(read, support.baselines, strict=True)]
     reverse = torch.stack([g.mean() for g in gains])
     # Each demonstration's gain, in the order the demonstrations were given.
     per_label = [iter(g.tolist()) for g in gains]
     demo_gain = torch.tensor([next(per_label[label]) for label in support.demo_labels])
-    return forward + reverse, torch.softmax(demo_gain, dim=0).tolist()
+    return (forward + reverse) / len(query), torch.softmax(demo_gain, dim=0).tolist()
+
+
+def channel_probabilities(scores: torch.Tensor, temperature: float = TEMPERATURE) -> torch.Tensor:
+    """Label probabilities from channel scores (the order never changes; only how sure they sound)."""
+    return torch.softmax(scores / temperature, dim=0)
+
+
+def _split(scores: torch.Tensor, groups: Sequence[Sequence]) -> list[torch.Tensor]:
+    """One batch of scores back into per-label groups."""
+    return list(torch.split(scores, [len(g) for g in groups]))
 
 
 def _flat(builder: PromptBuilder, pieces: list[list[int]], options: PromptOptions) -> list[int]:

@@ -131,6 +131,45 @@ class FrozenLM:
         return totals
 
     @torch.inference_mode()
+    def score_each(self, prefixes: Sequence[Prefix], candidates: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Total log-prob of ``candidates[i]`` after ``prefixes[i]``, all in one batch: float32 (len(prefixes),).
+
+        The caches differ in length, so each is left-padded to the longest and the padding masked out; the new
+        tokens keep each prefix's own positions. Equals ``score(prefixes[i], [candidates[i]])`` for every ``i``.
+        """
+        if len(prefixes) != len(candidates) or not prefixes:
+            raise ValueError("Give one candidate per prefix (and at least one).")
+        if len(prefixes) == 1:
+            return self.score(prefixes[0], candidates)
+        rows = [self._ids(c) for c in candidates]
+        if any(r.numel() == 0 for r in rows):
+            raise ValueError("Every candidate needs at least one token.")
+        lengths = [len(p) for p in prefixes]
+        longest_prefix, longest = max(lengths), max(len(r) for r in rows)
+        self._check_fits(longest_prefix + longest)
+        first = torch.stack([p.next_logprobs[r[0]] for p, r in zip(prefixes, rows, strict=True)])
+        if longest == 1:
+            return first
+        batch = torch.zeros(len(rows), longest - 1, dtype=torch.long)
+        mask = torch.zeros(len(rows), longest_prefix + longest - 1, dtype=torch.long)
+        for i, (row, length) in enumerate(zip(rows, lengths, strict=True)):
+            batch[i, : len(row) - 1] = row[:-1]
+            mask[i, longest_prefix - length :] = 1  # right padding of the candidate is harmless under causality
+        positions = torch.tensor(lengths)[:, None] + torch.arange(longest - 1)[None]
+        out = self.model(
+            batch.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
+            past_key_values=self._padded_cache([p.kv for p in prefixes], longest_prefix),
+            use_cache=True,
+        )
+        logprobs = torch.log_softmax(out.logits.float(), dim=-1).cpu()
+        totals = first.clone()
+        for i, row in enumerate(rows):
+            totals[i] += logprobs[i, torch.arange(len(row) - 1), row[1:]].sum()
+        return totals
+
+    @torch.inference_mode()
     def generate(
         self,
         prefix: Prefix | Sequence[int],
@@ -186,6 +225,19 @@ class FrozenLM:
         from transformers import DynamicCache
 
         layers = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv]
+        return DynamicCache(layers, config=self.model.config)
+
+    def _padded_cache(self, kvs: Sequence[KV], length: int):
+        """Several caches as one batch, each left-padded with zeros to ``length`` positions (masked by the caller)."""
+        from transformers import DynamicCache
+
+        def pad(t: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.pad(t, (0, 0, length - t.shape[2], 0))
+
+        layers = [
+            (torch.cat([pad(kv[n][0]) for kv in kvs]), torch.cat([pad(kv[n][1]) for kv in kvs]))
+            for n in range(len(kvs[0]))
+        ]
         return DynamicCache(layers, config=self.model.config)
 
     def _ids(self, ids: Sequence[int] | torch.Tensor) -> torch.Tensor:

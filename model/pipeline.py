@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from model.audio import Audio, AudioLimits, load_audio
-from model.channel import ChannelSupport, channel_scores, channel_support
+from model.channel import ChannelSupport, channel_probabilities, channel_scores, channel_support
 from model.codec import LLMCodec
 from model.codes import Codes
 from model.context import ANSWER_RESERVE, Budget, ClipCost, check_classify_fits, check_generation_fits
@@ -47,8 +47,10 @@ class ClassifyOptions:
 
 RECIPES = {
     "ours": ClassifyOptions(),
+    # Levels 0 + 1: on 100 dev episodes of commands, 0.86 / 0.70 (2- / 5-way 1-shot) against 0.82 / 0.69 with level
+    # 0 alone and 0.84 / 0.69 with all three (a 1-s clip is only ~4 level-0 tokens once repeats are collapsed).
+    "channel": ClassifyOptions(PromptOptions(levels=(0, 1)), scoring="channel"),
     # The paper's: level 0 only, clips cut to 1 s, greedy decoding restricted to label tokens, no calibration.
-    "channel": ClassifyOptions(scoring="channel"),
     "paper": ClassifyOptions(
         PromptOptions(collapse_repeats=False), calibration="none", decoding="greedy", clip_seconds=1.0
     ),
@@ -200,7 +202,7 @@ class ICLPipeline:
         options = support.options.prompt
         pieces = self._pieces(clip, options)
         scores, evidence = channel_scores(self.lm, self.builder, support.channel, pieces, options)
-        probs = torch.softmax(scores, dim=0)
+        probs = channel_probabilities(scores)
         query = Prompt()
         self.builder.add_audio(query, "query", pieces, options.levels, None)
         return ClassifyResult(

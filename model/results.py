@@ -25,7 +25,7 @@ class TokenizedClip:
 class ClassifyResult:
     label: str  # the most probable label
     probs: dict[str, float]  # calibrated probabilities, summing to 1
-    scores: dict[str, float]  # raw total log-prob of each label's answer tokens
+    scores: dict[str, float]  # raw: direct, total log-prob of each answer; channel, log-prob per query token
     prompt: Prompt  # instruction + demonstrations + query, up to "Output:"
     attention: list[float]  # per demonstration: its share of the attention paid at the answer position
     seconds: float

@@ -28,6 +28,16 @@ def test_prefix_cache_is_reused_and_never_mutated(tiny_lm):
     assert torch.allclose(tiny_lm.score(prefix, CANDIDATES), before, atol=1e-5)
 
 
+def test_score_each_batches_prefixes_of_different_lengths(tiny_lm):
+    """One candidate per prefix in one batch (channel scoring's forward reading) equals scoring them one by one."""
+    prefixes = [PREFIX[:2], PREFIX, PREFIX[:4], [17]]
+    scores = tiny_lm.score_each([tiny_lm.prefix(p) for p in prefixes], CANDIDATES)
+    expected = [full_forward_score(tiny_lm, p, c) for p, c in zip(prefixes, CANDIDATES, strict=True)]
+    assert scores.tolist() == pytest.approx(expected, abs=1e-4)
+    with pytest.raises(ValueError, match="one candidate per prefix"):
+        tiny_lm.score_each([tiny_lm.prefix(PREFIX)], CANDIDATES)
+
+
 def test_scores_are_log_probabilities(tiny_lm):
     singles = tiny_lm.score(PREFIX, [[i] for i in range(tiny_lm.vocab_size)])
     assert torch.logsumexp(singles, 0).item() == pytest.approx(0.0, abs=1e-4)

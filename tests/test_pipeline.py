@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from model.audio import Audio
+from model.channel import channel_probabilities
 from model.debug import debug_pipeline
 from model.lm import FrozenLM
 from model.pipeline import ClassifyOptions, ICLPipeline, normalise_text
@@ -219,5 +220,14 @@ def test_channel_scores_with_cached_prompts_equal_a_fresh_computation(pipeline):
         demos = list(support.channel.demo_ids[c])
         after = lm.score(_reverse_head(pipeline.builder, query), demos)
         before = lm.score(_reverse_head(pipeline.builder), demos)
-        expected.append(float(forward + (after - before).mean()))
-    assert list(result.scores.values()) == pytest.approx(expected, abs=1e-3)
+        expected.append(float(forward + (after - before).mean()) / len(query))  # per query token
+    assert list(result.scores.values()) == pytest.approx(expected, abs=1e-4)
+    assert list(result.probs.values()) == pytest.approx(channel_probabilities(torch.tensor(expected)).tolist())
+
+
+def test_channel_temperature_changes_confidence_never_the_order():
+    scores = torch.tensor([-2.0, -1.5, -3.0])
+    sharp, soft = channel_probabilities(scores, 0.05), channel_probabilities(scores, 5.0)
+    assert float(sharp.sum()) == pytest.approx(1.0) and float(soft.sum()) == pytest.approx(1.0)
+    assert sharp.argsort().tolist() == soft.argsort().tolist() == scores.argsort().tolist()
+    assert float(sharp.max()) > 0.99 and float(soft.max()) < 0.4
