@@ -1,7 +1,7 @@
 """How well channel scoring's probabilities match its accuracy, and the temperature that makes them match.
 
 Fits one temperature (minimum negative log-likelihood of the true label) on episodes from the *training* set
-(spoken words, support and query from different voices), then reports on development-set episodes — the same
+(single spoken words, support and query from different voices), then reports on development-set episodes — the same
 first episodes as ``bench/fewshot.py`` — accuracy, NLL, expected calibration error (ECE, 10 bins over the top
 label's probability) and the mean top probability: for the raw scores (softmax of the total log-probability,
 what the app showed before), for the shipped temperature (``model.channel.TEMPERATURE``) and for the fitted one.
@@ -89,7 +89,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench_results/calibration.json"))
     args = parser.parse_args()
     pipeline = ICLPipeline.from_pretrained(args.lm)
-    words = load_clips(args.train, "speech")
+    # Spoken words (not the sentences, nor the two-letter language codes of the language clips).
+    words = [c for c in load_clips(args.train, "speech") if len(c["label"]) > 2 and c["label"].isalpha()]
     half = args.train_episodes // 2
     train = sample_episodes(words, 2, 1, half, seed=1) + sample_episodes(words, 5, 1, half, seed=2)
     train_runs = run(pipeline, train)
