@@ -49,7 +49,8 @@ def _classify_tab(h: Handlers) -> None:
             )
         with gr.Column(scale=2):
             query = gr.Audio(label="Query clip", sources=["upload", "microphone"], type="filepath")
-            levels = gr.Radio(list(LEVEL_CHOICES), value="level 0 (words)", label="Codec levels shown to the LLM")
+            # Levels 0-1 by default: channel scoring (the default below) is measured best with them (bench/fewshot.py).
+            levels = gr.Radio(list(LEVEL_CHOICES), value="levels 0–1", label="Codec levels shown to the LLM")
             scoring = gr.Radio(list(SCORING_CHOICES), value=next(iter(SCORING_CHOICES)), label="How the LLM decides")
             cut = gr.Slider(
                 0, 30, value=0, step=0.5, label="Cut every clip to (seconds; 0 = whole clips; for long support sets)"
