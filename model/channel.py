@@ -28,7 +28,7 @@ from model.prompts import CHANNEL_INSTRUCTION, SEPARATOR, Prompt, PromptBuilder,
 
 # Fitted by ``python -m bench.calibration`` (the NLL-optimal temperature on 80 training-set episodes of spoken
 # words, Qwen2.5-Coder-0.5B with the shipped codec). Scores summed over the query's tokens instead of averaged
-# put 93-98 % on the top label at 48-93 % accuracy; per token at this temperature, 50-86 % (bench_results/
+# put 93-99 % on the top label at 48-93 % accuracy; per token at this temperature, 51-86 % (bench_results/
 # calibration.json).
 TEMPERATURE = 1.44
 NEUTRAL = "A"  # the label name in the reverse reading, where the demonstration's own label must not leak

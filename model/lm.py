@@ -19,6 +19,9 @@ from model.devices import resolve_device, resolve_dtype
 logger = logging.getLogger(__name__)
 
 KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer: (keys, values), each (1, heads, T, head_dim)
+# Scoring runs at most this many (candidate × position) tokens per forward pass: with a 151k-word vocabulary
+# their float32 log-probs take 0.6 GB, where 64 long demonstrations in one batch would take tens of GB.
+MAX_SCORED_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -106,68 +109,65 @@ class FrozenLM:
     def score(self, prefix: Prefix | Sequence[int], candidates: Sequence[Sequence[int]]) -> torch.Tensor:
         """Total log-prob of each candidate continuation after ``prefix``: float32 tensor (len(candidates),).
 
-        All candidates run as one batch on top of the prefix's cache (right-padded: under a causal mask the
-        padding comes after every real token, so it changes nothing that is read).
+        Candidates run in batches on top of the prefix's cache (right-padded: under a causal mask the padding
+        comes after every real token, so it changes nothing that is read).
         """
         if not isinstance(prefix, Prefix):
             prefix = self.prefix(prefix)
-        rows = [self._ids(c) for c in candidates]
-        if not rows or any(r.numel() == 0 for r in rows):
-            raise ValueError("Every candidate needs at least one token.")
-        longest = max(len(r) for r in rows)
-        self._check_fits(len(prefix) + longest)
-        first = torch.stack([prefix.next_logprobs[r[0]] for r in rows])
-        if longest == 1:
-            return first
-        batch = torch.zeros(len(rows), longest - 1, dtype=torch.long)
-        for i, row in enumerate(rows):
-            batch[i, : len(row) - 1] = row[:-1]
-        out = self.model(batch.to(self.device), past_key_values=self._cache(prefix.kv, len(rows)), use_cache=True)
-        logprobs = torch.log_softmax(out.logits.float(), dim=-1).cpu()  # (B, L-1, vocab)
-        totals = first.clone()
-        for i, row in enumerate(rows):
-            steps = torch.arange(len(row) - 1)
-            totals[i] += logprobs[i, steps, row[1:]].sum()
-        return totals
+        return self._score_rows([prefix] * len(candidates), candidates)
 
     @torch.inference_mode()
     def score_each(self, prefixes: Sequence[Prefix], candidates: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Total log-prob of ``candidates[i]`` after ``prefixes[i]``, all in one batch: float32 (len(prefixes),).
+        """Total log-prob of ``candidates[i]`` after ``prefixes[i]``, batched: float32 (len(prefixes),).
 
         The caches differ in length, so each is left-padded to the longest and the padding masked out; the new
         tokens keep each prefix's own positions. Equals ``score(prefixes[i], [candidates[i]])`` for every ``i``.
         """
         if len(prefixes) != len(candidates) or not prefixes:
             raise ValueError("Give one candidate per prefix (and at least one).")
-        if len(prefixes) == 1:
-            return self.score(prefixes[0], candidates)
+        return self._score_rows(list(prefixes), candidates)
+
+    def _score_rows(self, prefixes: list[Prefix], candidates: Sequence[Sequence[int]]) -> torch.Tensor:
         rows = [self._ids(c) for c in candidates]
-        if any(r.numel() == 0 for r in rows):
+        if not rows or any(r.numel() == 0 for r in rows):
             raise ValueError("Every candidate needs at least one token.")
-        lengths = [len(p) for p in prefixes]
-        longest_prefix, longest = max(lengths), max(len(r) for r in rows)
-        self._check_fits(longest_prefix + longest)
-        first = torch.stack([p.next_logprobs[r[0]] for p, r in zip(prefixes, rows, strict=True)])
-        if longest == 1:
-            return first
-        batch = torch.zeros(len(rows), longest - 1, dtype=torch.long)
-        mask = torch.zeros(len(rows), longest_prefix + longest - 1, dtype=torch.long)
-        for i, (row, length) in enumerate(zip(rows, lengths, strict=True)):
-            batch[i, : len(row) - 1] = row[:-1]
-            mask[i, longest_prefix - length :] = 1  # right padding of the candidate is harmless under causality
-        positions = torch.tensor(lengths)[:, None] + torch.arange(longest - 1)[None]
-        out = self.model(
-            batch.to(self.device),
-            attention_mask=mask.to(self.device),
-            position_ids=positions.to(self.device),
-            past_key_values=self._padded_cache([p.kv for p in prefixes], longest_prefix),
-            use_cache=True,
-        )
-        logprobs = torch.log_softmax(out.logits.float(), dim=-1).cpu()
-        totals = first.clone()
-        for i, row in enumerate(rows):
-            totals[i] += logprobs[i, torch.arange(len(row) - 1), row[1:]].sum()
+        self._check_fits(max(len(p) for p in prefixes) + max(len(r) for r in rows))
+        totals = torch.stack([p.next_logprobs[r[0]] for p, r in zip(prefixes, rows, strict=True)])
+        longest = max(len(r) for r in rows)
+        # Batches of at most MAX_SCORED_TOKENS positions: the logits of a batch are (rows, length, vocab) floats.
+        longer = [i for i, r in enumerate(rows) if len(r) > 1]  # one-token candidates are read off the prefix
+        size = max(1, MAX_SCORED_TOKENS // max(1, longest - 1))
+        for first in range(0, len(longer), size):
+            batch = longer[first : first + size]
+            logprobs = self._continuation_logprobs([prefixes[i] for i in batch], [rows[i] for i in batch])
+            for j, i in enumerate(batch):
+                totals[i] += logprobs[j, torch.arange(len(rows[i]) - 1), rows[i][1:]].sum()
         return totals
+
+    def _continuation_logprobs(self, prefixes: list[Prefix], rows: list[torch.Tensor]) -> torch.Tensor:
+        """Log-probs (rows, longest - 1, vocab) after each row's tokens but its last, on top of its prefix."""
+        longest = max(len(r) for r in rows)
+        batch = torch.zeros(len(rows), longest - 1, dtype=torch.long)
+        for i, row in enumerate(rows):
+            batch[i, : len(row) - 1] = row[:-1]
+        if all(p is prefixes[0] for p in prefixes):  # one shared cache: a view, no copy, no mask
+            out = self.model(
+                batch.to(self.device), past_key_values=self._cache(prefixes[0].kv, len(rows)), use_cache=True
+            )
+        else:
+            lengths = [len(p) for p in prefixes]
+            mask = torch.zeros(len(rows), max(lengths) + longest - 1, dtype=torch.long)
+            for i, length in enumerate(lengths):
+                mask[i, max(lengths) - length :] = 1  # left padding of the cache is masked out
+            positions = torch.tensor(lengths)[:, None] + torch.arange(longest - 1)[None]
+            out = self.model(
+                batch.to(self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=positions.to(self.device),
+                past_key_values=self._padded_cache([p.kv for p in prefixes], max(lengths)),
+                use_cache=True,
+            )
+        return torch.log_softmax(out.logits.float(), dim=-1).cpu()
 
     @torch.inference_mode()
     def generate(

@@ -38,6 +38,18 @@ def test_score_each_batches_prefixes_of_different_lengths(tiny_lm):
         tiny_lm.score_each([tiny_lm.prefix(PREFIX)], CANDIDATES)
 
 
+def test_scoring_in_small_batches_gives_the_same_scores(tiny_lm, monkeypatch):
+    """Many long candidates are scored a few at a time (bounded memory); the totals must not change."""
+    monkeypatch.setattr("model.lm.MAX_SCORED_TOKENS", 4)
+    prefixes = [PREFIX[:2], PREFIX, PREFIX[:4], [17]]
+    assert tiny_lm.score(PREFIX, CANDIDATES).tolist() == pytest.approx(
+        [full_forward_score(tiny_lm, PREFIX, c) for c in CANDIDATES], abs=1e-4
+    )
+    assert tiny_lm.score_each([tiny_lm.prefix(p) for p in prefixes], CANDIDATES).tolist() == pytest.approx(
+        [full_forward_score(tiny_lm, p, c) for p, c in zip(prefixes, CANDIDATES, strict=True)], abs=1e-4
+    )
+
+
 def test_scores_are_log_probabilities(tiny_lm):
     singles = tiny_lm.score(PREFIX, [[i] for i in range(tiny_lm.vocab_size)])
     assert torch.logsumexp(singles, 0).item() == pytest.approx(0.0, abs=1e-4)
