@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     from app.settings import AppSettings
     from app.ui import build_demo
     from model.audio import AudioLimits
-    from model.pipeline import ICLPipeline
+    from model.icl.pipeline import ICLPipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     limit_malloc_arenas()

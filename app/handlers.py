@@ -16,8 +16,8 @@ from components.spectrogram import spectrogram_image
 from components.support_editor import labelled_files, rows_from_files
 from components.token_view import level_view, token_view
 from model.audio import Audio
-from model.pipeline import ClassifyOptions, ICLPipeline
-from model.prompts import PromptOptions
+from model.icl.pipeline import ClassifyOptions, ICLPipeline
+from model.icl.prompts import PromptOptions
 
 logger = logging.getLogger(__name__)
 LEVEL_CHOICES = {"level 0 (words)": (0,), "levels 0–1": (0, 1), "all levels": (0, 1, 2)}

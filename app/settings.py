@@ -6,7 +6,7 @@ import argparse
 import os
 from dataclasses import dataclass, fields
 
-from model.pipeline import DEFAULT_CODEC
+from model.icl.pipeline import DEFAULT_CODEC
 
 
 @dataclass(frozen=True)

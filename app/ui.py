@@ -9,7 +9,7 @@ from app.handlers import LEVEL_CHOICES, SCORING_CHOICES, Handlers
 from app.settings import AppSettings
 from components.support_editor import support_editor
 from components.token_view import colour_map
-from model.pipeline import ICLPipeline
+from model.icl.pipeline import ICLPipeline
 
 # Every event that runs the codec or the LLM shares one concurrency group: the queue's limit is for all of them
 # together (not per event), so a CPU runs one model call at a time and memory stays bounded.

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.episodes import Episode, load_clips, sample_episodes
-from model.channel import TEMPERATURE
-from model.pipeline import RECIPES, ICLPipeline
+from model.icl.channel import TEMPERATURE
+from model.icl.pipeline import RECIPES, ICLPipeline
 
 CHANNEL = RECIPES["channel"]
 

@@ -18,7 +18,7 @@ import torch
 
 from bench.episodes import load_clips, sample_episodes
 from model.audio import load_audio, resample
-from model.codec import LLMCodec
+from model.codec.model import LLMCodec
 
 CATEGORIES = {
     "real speech": ("enhance", "clean"),

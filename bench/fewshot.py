@@ -53,7 +53,7 @@ def mfcc(path: str) -> np.ndarray:
     from scipy.fft import dct
 
     from model.audio import load_audio, resample
-    from model.mel import LogMel
+    from model.codec.mel import LogMel
 
     samples = resample(load_audio(path).samples, 16_000, 22_050)
     mel = LogMel()(torch.from_numpy(samples)[None])[0].T.numpy()  # (T, 80)

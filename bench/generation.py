@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from model.audio import load_audio, resample
-from model.pipeline import ICLPipeline, normalise_text
+from model.icl.pipeline import ICLPipeline, normalise_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -97,7 +97,7 @@ class Whisper:
 
         from faster_whisper import WhisperModel
 
-        from model.lm_store import cache_root
+        from model.lm.store import cache_root
 
         folder = cache_root() / "whisper-base"
         if not (folder / "model.bin").exists():

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from model.audio import Audio, load_audio
-from model.pipeline import ClassifyOptions, ICLPipeline
+from model.icl.pipeline import ClassifyOptions, ICLPipeline
 
 DEMO = Path(__file__).resolve().parent.parent / "demo_examples"
 

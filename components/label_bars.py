@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.results import ClassifyResult
+from model.icl.results import ClassifyResult
 
 
 def label_bars(result: ClassifyResult) -> dict[str, float]:

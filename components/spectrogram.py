@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from model.audio import resample
-from model.mel import LogMel
+from model.codec.mel import LogMel
 
 # A perceptually ordered dark-blue → teal → yellow ramp (anchor colours of the viridis map).
 _ANCHORS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from model.prompts import Prompt
+from model.icl.prompts import Prompt
 
 ROLE_COLOURS = {"instruction": "#9ca3af", "label": "#f59e0b", "text": None}
 LEVEL_COLOURS = {  # demo / query / generated answer, per codec level: darker = coarser

@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def _pipeline(args: argparse.Namespace):
-    from model.pipeline import ICLPipeline
+    from model.icl.pipeline import ICLPipeline
 
     return ICLPipeline.from_pretrained(
         lm=args.lm, codec=args.codec, device=args.device, max_prompt_tokens=args.max_prompt_tokens
@@ -36,9 +36,9 @@ def _pair(value: str, sep: str, form: str, last: bool = False) -> tuple[str, str
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
-    from model import lm_store
     from model.audio import load_audio
-    from model.codec import LLMCodec
+    from model.codec.model import LLMCodec
+    from model.lm import store as lm_store
     from model.vocab import VocabMap, VocabTables
 
     codec = LLMCodec.from_pretrained(args.codec)
@@ -76,8 +76,8 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
 
 
 def cmd_fewshot(args: argparse.Namespace) -> int:
-    from model.fewshot_protocol import FewShotServer
-    from model.pipeline import RECIPES
+    from model.icl.fewshot_protocol import FewShotServer
+    from model.icl.pipeline import RECIPES
 
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries answers only: library chatter goes to stderr
         server = FewShotServer(_pipeline(args), RECIPES[args.recipe])
@@ -88,7 +88,7 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Which bundled LLMs are installed and converted, the vocabulary tables, and (with --load) a load test."""
-    from model import lm_store
+    from model.lm import store as lm_store
     from model.vocab import VocabTables
 
     tables = VocabTables.load()
@@ -109,7 +109,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _load_report(name: str, device: str) -> int:
-    from model.lm import FrozenLM
+    from model.lm.frozen import FrozenLM
     from model.vocab import VocabMap, VocabTables
 
     started = time.perf_counter()
@@ -130,7 +130,7 @@ def _load_report(name: str, device: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from model.pipeline import DEFAULT_CODEC
+    from model.icl.pipeline import DEFAULT_CODEC
 
     parser = argparse.ArgumentParser(
         prog="python -m model", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

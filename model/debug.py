@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from model.lm import FrozenLM
+from model.lm.frozen import FrozenLM
 from model.vocab import VocabTables
 
 DEBUG_TABLES = VocabTables(
@@ -66,8 +66,8 @@ def debug_semantic(samples):
 
 def debug_codec(seed: int = 0, lm: FrozenLM | None = None):
     """A tiny random codec over ``DEBUG_TABLES`` with a random 'vocoder'; codebook rows from ``lm``'s embeddings."""
-    from model.codec import CodecConfig, LLMCodec
-    from model.codec_io import codebook_rows
+    from model.codec.io import codebook_rows
+    from model.codec.model import CodecConfig, LLMCodec
     from model.vocab import VocabMap
 
     lm = lm or debug_lm(seed)
@@ -96,7 +96,7 @@ def debug_codec(seed: int = 0, lm: FrozenLM | None = None):
 def debug_pipeline(seed: int = 0, max_demos: int = 64):
     """A complete pipeline of tiny random parts: for wiring tests of the library, the CLI and the app."""
     from model.audio import AudioLimits
-    from model.pipeline import ICLPipeline
+    from model.icl.pipeline import ICLPipeline
     from model.vocab import VocabMap
 
     lm = debug_lm(seed, context_length=2048)

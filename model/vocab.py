@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from model.codes import Codes
+from model.codec.codes import Codes
 
 TABLES_DIR = Path(__file__).parent / "tables"
 

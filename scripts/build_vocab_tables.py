@@ -16,7 +16,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from model import lm_store
+from model.lm import store as lm_store
 from model.vocab import TABLES_DIR
 
 DICTIONARY = Path("/usr/share/dict/american-english")

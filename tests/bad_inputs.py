@@ -238,15 +238,15 @@ class Library:
     @classmethod
     def load(cls, lm: str = "tiny") -> Library:
         from model.audio import AudioLimits
-        from model.pipeline import ICLPipeline
+        from model.icl.pipeline import ICLPipeline
 
         limits = AudioLimits(max_file_bytes=APP_LIMIT_MB * 2**20)
         return cls(ICLPipeline.from_pretrained(lm, limits=limits))
 
     def send(self, request: Request) -> str:
         from app.handlers import LEVEL_CHOICES
-        from model.pipeline import ClassifyOptions
-        from model.prompts import PromptOptions
+        from model.icl.pipeline import ClassifyOptions
+        from model.icl.prompts import PromptOptions
 
         if request.task == "classify":
             options = ClassifyOptions(PromptOptions(levels=LEVEL_CHOICES[request.levels]))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model.audio import Audio
-from model.codec import LLMCodec
+from model.codec.model import LLMCodec
 from model.debug import DEBUG_TABLES, debug_codec, debug_lm, debug_semantic, debug_tokenizer
 from model.vocab import VocabMap, VocabTables
 from tests.conftest import sine

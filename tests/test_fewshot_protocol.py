@@ -6,7 +6,7 @@ import pytest
 
 from model.audio import Audio, save_audio
 from model.debug import debug_pipeline
-from model.fewshot_protocol import FewShotServer
+from model.icl.fewshot_protocol import FewShotServer
 from tests.conftest import sine
 
 

@@ -40,7 +40,7 @@ def test_score_each_batches_prefixes_of_different_lengths(tiny_lm):
 
 def test_scoring_in_small_batches_gives_the_same_scores(tiny_lm, monkeypatch):
     """Many long candidates are scored a few at a time (bounded memory); the totals must not change."""
-    monkeypatch.setattr("model.lm.MAX_SCORED_TOKENS", 4)
+    monkeypatch.setattr("model.lm.frozen.MAX_SCORED_TOKENS", 4)
     prefixes = [PREFIX[:2], PREFIX, PREFIX[:4], [17]]
     assert tiny_lm.score(PREFIX, CANDIDATES).tolist() == pytest.approx(
         [full_forward_score(tiny_lm, PREFIX, c) for c in CANDIDATES], abs=1e-4

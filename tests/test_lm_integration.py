@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from model import lm_store
-from model.lm import FrozenLM
+from model.lm import store as lm_store
+from model.lm.frozen import FrozenLM
 from model.vocab import VocabMap, VocabTables
 from tests.reference import full_forward_score
 

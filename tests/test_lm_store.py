@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from model import lm_store
-from model.lm import FrozenLM
-from model.lm_store import LMSpec
+from model.lm import store as lm_store
+from model.lm.frozen import FrozenLM
+from model.lm.store import LMSpec
 
 
 @pytest.fixture

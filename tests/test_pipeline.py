@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from model.audio import Audio
-from model.channel import channel_probabilities
 from model.debug import debug_pipeline
-from model.lm import FrozenLM
-from model.pipeline import ClassifyOptions, ICLPipeline, normalise_text
-from model.prompts import PromptOptions
+from model.icl.channel import channel_probabilities
+from model.icl.pipeline import ClassifyOptions, ICLPipeline, normalise_text
+from model.icl.prompts import PromptOptions
+from model.lm.frozen import FrozenLM
 from tests.conftest import sine
 
 
@@ -208,7 +208,7 @@ def test_channel_scoring_gives_probabilities_and_evidence_per_demonstration(pipe
 
 
 def test_channel_scores_with_cached_prompts_equal_a_fresh_computation(pipeline):
-    from model.channel import _reverse_head
+    from model.icl.channel import _reverse_head
 
     support = pipeline.support_set(DEMOS, ClassifyOptions(scoring="channel"))
     query = pipeline._pieces(pipeline.tokenize(tone(310)), support.options.prompt)[0]

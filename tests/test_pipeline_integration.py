@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from model.audio import load_audio
-from model.pipeline import ICLPipeline
+from model.icl.pipeline import ICLPipeline
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent

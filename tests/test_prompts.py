@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from model.prompts import PromptBuilder, PromptOptions, audio_ids, concat, label_names, order_demos
+from model.icl.prompts import PromptBuilder, PromptOptions, audio_ids, concat, label_names, order_demos
 
 # A character-level "tokenizer": every character is its own id, so a prompt renders back exactly.
 builder = PromptBuilder(lambda text: [ord(c) for c in text])

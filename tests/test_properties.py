@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from model.audio import SAMPLE_RATE, AudioLimits, load_audio, resample
-from model.codes import Codes
+from model.codec.codes import Codes
 from model.vocab import VocabMap
 
 RATES = st.sampled_from([8_000, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000, 96_000])
@@ -145,7 +145,7 @@ def test_real_tables_round_trip_through_every_bundled_tokenizer(real_vocabs, dat
 @pytest.fixture(scope="module")
 def real_vocabs():
     """The shipped tables bound to Qwen2.5 (default) and SmolLM2 (tiny) tokenizers: one code, two id spaces."""
-    from model import lm_store
+    from model.lm import store as lm_store
     from model.vocab import VocabTables
 
     tables = VocabTables.load()

@@ -34,7 +34,7 @@ def test_defaults_bind_loopback_without_share_and_limit_uploads():
 def test_launch_passes_the_limits(monkeypatch):
     import importlib.util
 
-    from model.pipeline import ICLPipeline
+    from model.icl.pipeline import ICLPipeline
 
     captured = {}
     monkeypatch.setattr(ICLPipeline, "from_pretrained", classmethod(lambda cls, *a, **k: debug_pipeline()))

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from model.codes import Codes
+from model.codec.codes import Codes
 from model.vocab import VocabMap, VocabTables
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from model import lm_store
-from model.devices import resolve_device, resolve_dtype
+from model.lm import store as lm_store
+from model.lm.devices import resolve_device, resolve_dtype
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
-from model.pipeline import ClassifyOptions, ICLPipeline, SupportSet
+from model.icl.pipeline import ClassifyOptions, ICLPipeline, SupportSet
 
 PROTOCOL = "fewshot-v1"
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
-from model.lm import FrozenLM, Prefix
-from model.prompts import CHANNEL_INSTRUCTION, SEPARATOR, Prompt, PromptBuilder, PromptOptions, concat
+from model.icl.prompts import CHANNEL_INSTRUCTION, SEPARATOR, Prompt, PromptBuilder, PromptOptions, concat
+from model.lm.frozen import FrozenLM, Prefix
 
 # Fitted by ``python -m bench.calibration`` (the NLL-optimal temperature on 80 training-set episodes of spoken
 # words, Qwen2.5-Coder-0.5B with the shipped codec). Scores summed over the query's tokens instead of averaged

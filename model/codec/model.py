@@ -22,11 +22,11 @@ import torch
 from torch import nn
 
 from model.audio import SAMPLE_RATE, Audio, resample
-from model.codes import Codes
-from model.layers import ConvStack
-from model.mel import LogMel, MelConfig
-from model.quantizer import ResidualLevels, SemanticQuantizer
-from model.semantic import HOP as SEMANTIC_HOP
+from model.codec.codes import Codes
+from model.codec.layers import ConvStack
+from model.codec.mel import LogMel, MelConfig
+from model.codec.quantizer import ResidualLevels, SemanticQuantizer
+from model.codec.semantic import HOP as SEMANTIC_HOP
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 
@@ -109,12 +109,12 @@ class LLMCodec(nn.Module):
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu", **overrides) -> LLMCodec:
         """Load a checkpoint folder (see ``codec_io.load_codec`` for what can be injected)."""
-        from model.codec_io import load_codec
+        from model.codec.io import load_codec
 
         return load_codec(folder, device=device, **overrides)
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        from model.codec_io import save_codec
+        from model.codec.io import save_codec
 
         return save_codec(self, folder)
 

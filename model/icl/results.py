@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from model.audio import Audio
-from model.codes import Codes
-from model.prompts import Prompt
+from model.codec.codes import Codes
+from model.icl.prompts import Prompt
 
 
 @dataclass(frozen=True)

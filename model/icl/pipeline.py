@@ -20,13 +20,13 @@ import numpy as np
 import torch
 
 from model.audio import Audio, AudioLimits, load_audio
-from model.channel import ChannelSupport, channel_probabilities, channel_scores, channel_support
-from model.codec import LLMCodec
-from model.codes import Codes
-from model.context import ANSWER_RESERVE, Budget, ClipCost, check_classify_fits, check_generation_fits
-from model.lm import FrozenLM, Prefix
-from model.prompts import Prompt, PromptBuilder, PromptOptions, audio_ids, concat, label_names
-from model.results import AudioResult, ClassifyResult, TokenizedClip
+from model.codec.codes import Codes
+from model.codec.model import LLMCodec
+from model.icl.channel import ChannelSupport, channel_probabilities, channel_scores, channel_support
+from model.icl.context import ANSWER_RESERVE, Budget, ClipCost, check_classify_fits, check_generation_fits
+from model.icl.prompts import Prompt, PromptBuilder, PromptOptions, audio_ids, concat, label_names
+from model.icl.results import AudioResult, ClassifyResult, TokenizedClip
+from model.lm.frozen import FrozenLM, Prefix
 from model.vocab import VocabMap
 
 DEFAULT_CODEC = Path(__file__).resolve().parent.parent / "checkpoints" / "codec"

@@ -1,8 +1,8 @@
 """Train the codec from a manifest: resumable, seeded, ``accelerate``-driven (CPU, one GPU, or several).
 
-    python -m model.train --manifest train_set/manifest.json --run runs/codec --steps 6000
-    python -m model.train --run runs/codec --steps 9000          # resume the same run, 3000 more steps
-    python -m model.train --run runs/codec --export checkpoints/codec   # fp16 safetensors + config.json
+    python -m model.codec.train --manifest train_set/manifest.json --run runs/codec --steps 6000
+    python -m model.codec.train --run runs/codec --steps 9000          # resume the same run, 3000 more steps
+    python -m model.codec.train --run runs/codec --export checkpoints/codec   # fp16 safetensors + config.json
 
 Steps: (1) features: each clip's speech embeddings (12.5 Hz) and log-mel (86 Hz), plus a noisy copy of some
 speech clips (noise from the manifest's sound clips and coloured noise, 0–20 dB SNR), cached in the run
@@ -27,11 +27,11 @@ import torch
 from scipy.signal import lfilter
 
 from model.audio import load_audio
-from model.codec import CodecConfig, LLMCodec
-from model.codec_io import codebook_rows, save_codec
+from model.codec.io import codebook_rows, save_codec
+from model.codec.model import CodecConfig, LLMCodec
 from model.vocab import VocabMap, VocabTables
 
-logger = logging.getLogger("model.train")
+logger = logging.getLogger("model.codec.train")
 # Words that are likely labels in few-shot prompts: a level-0 code spelled like a label would bias the LLM.
 LABEL_LIKE = {
     "zero",
@@ -183,9 +183,9 @@ def batches(items: list[dict], codec: LLMCodec, config: TrainConfig, rng: random
 def train(run: Path, config: TrainConfig, steps: int, lm: str = "qwen2.5-coder-0.5b") -> None:
     from accelerate import Accelerator
 
-    from model import lm_store
-    from model.semantic import SpeechEmbedder
-    from model.vocoder import load_hifigan
+    from model.codec.semantic import SpeechEmbedder
+    from model.codec.vocoder import load_hifigan
+    from model.lm import store as lm_store
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     torch.manual_seed(config.seed)
@@ -274,9 +274,9 @@ def _save_state(path: Path, codec: LLMCodec, optimizer, step: int, codec_config:
 
 def export(run: Path, out: Path) -> Path:
     """The run's latest state as a release checkpoint (fp16 safetensors + config.json)."""
-    from model import lm_store
-    from model.semantic import SpeechEmbedder
-    from model.vocoder import load_hifigan
+    from model.codec.semantic import SpeechEmbedder
+    from model.codec.vocoder import load_hifigan
+    from model.lm import store as lm_store
 
     resumed = torch.load(run / "state.pt", weights_only=True)
     codec_config = CodecConfig(**resumed["codec_config"])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from model import lm_store
-from model.codec import CONFIG_NAME, WEIGHTS_NAME, CodecConfig, LLMCodec
+from model.codec.model import CONFIG_NAME, WEIGHTS_NAME, CodecConfig, LLMCodec
+from model.lm import store as lm_store
 from model.vocab import VocabMap, VocabTables
 
 
@@ -65,11 +65,11 @@ def load_codec(
     if tokenizer is None or embeddings is None:
         tokenizer, embeddings = lm_store.tokenizer_and_embeddings(config.lm)
     if semantic is None:
-        from model.semantic import SpeechEmbedder
+        from model.codec.semantic import SpeechEmbedder
 
         semantic = SpeechEmbedder()
     if vocoder is None:
-        from model.vocoder import load_hifigan
+        from model.codec.vocoder import load_hifigan
 
         vocoder = load_hifigan()
     codec = LLMCodec(config, semantic, vocoder)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from model.layers import pool, upsample
+from model.codec.layers import pool, upsample
 
 
 class VocabCodebook(nn.Module):
