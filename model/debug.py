@@ -66,8 +66,8 @@ def debug_semantic(samples):
 
 def debug_codec(seed: int = 0, lm: FrozenLM | None = None):
     """A tiny random codec over ``DEBUG_TABLES`` with a random 'vocoder'; codebook rows from ``lm``'s embeddings."""
-    from model.codec.io import codebook_rows
     from model.codec.model import CodecConfig, LLMCodec
+    from model.codec.train import codebook_rows
     from model.vocab import VocabMap
 
     lm = lm or debug_lm(seed)
@@ -90,6 +90,9 @@ def debug_codec(seed: int = 0, lm: FrozenLM | None = None):
     vocoder = torch.nn.ConvTranspose1d(80, 1, kernel_size=256, stride=256)
     codec = LLMCodec(config, debug_semantic, vocoder)
     codec.set_codebook_rows(codebook_rows(config, lm.tokenizer, lm.embeddings(), DEBUG_TABLES))
+    generator = torch.Generator().manual_seed(seed)
+    centroids = torch.randn(len(rows[0]), config.semantic_dim, generator=generator)
+    codec.level0.fit(centroids, mean=torch.full((4,), 2.0), std=torch.full((4,), 4.0))  # debug_semantic's scale
     return codec.eval()
 
 

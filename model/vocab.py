@@ -119,3 +119,24 @@ def _inverse(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     rows = torch.full((max(vocab_size, int(ids.max()) + 1),), -1, dtype=torch.long)
     rows[ids] = torch.arange(ids.numel())
     return rows
+
+
+def check_codec_binding(config, vocab: VocabMap, lm_name: str) -> None:
+    """Refuse to join a codec (its ``CodecConfig``) and an LLM that do not share its vocabulary.
+
+    The codec's codes are rows of the string tables it was trained with (``config.tables_hash``); any LLM whose
+    tokenizer holds those strings as single tokens can read them. For the LLM it was trained against
+    (``config.lm``), the token ids must also be the recorded ones (``config.level_token_ids``)."""
+    if vocab.tables.hash != config.tables_hash:
+        raise ValueError(
+            f"This codec was trained with vocabulary tables {config.tables_hash}, but the installed tables are "
+            f"{vocab.tables.hash}: use the codec checkpoint that ships with this version."
+        )
+    if lm_name != config.lm:
+        return
+    for level, (rows, expected) in enumerate(zip(config.level_rows, config.level_token_ids, strict=True)):
+        if vocab.token_ids(level)[torch.tensor(rows)].tolist() != list(expected):
+            raise ValueError(
+                f"The LLM's vocabulary does not match the codec's (level {level} token ids differ): "
+                f"this codec needs the {config.lm} vocabulary."
+            )

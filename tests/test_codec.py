@@ -9,7 +9,9 @@ import torch
 from model.audio import Audio
 from model.codec.model import LLMCodec
 from model.debug import DEBUG_TABLES, debug_codec, debug_lm, debug_semantic, debug_tokenizer
-from model.vocab import VocabMap, VocabTables
+from model.icl.pipeline import ICLPipeline
+from model.lm.frozen import FrozenLM
+from model.vocab import VocabMap, VocabTables, check_codec_binding
 from tests.conftest import sine
 
 
@@ -67,16 +69,10 @@ def test_encoding_is_deterministic(codec):
 
 
 def test_save_then_load_gives_identical_output(codec, tmp_path):
-    lm = debug_lm(0)
     codec.save_pretrained(tmp_path / "ckpt")
-    loaded = LLMCodec.from_pretrained(
-        tmp_path / "ckpt",
-        semantic=debug_semantic,
-        vocoder=codec.vocoder,
-        tokenizer=lm.tokenizer,
-        embeddings=lm.embeddings(),
-        tables=DEBUG_TABLES,
-    )
+    # No LLM is needed: the checkpoint carries every level's code vectors.
+    loaded = LLMCodec.from_pretrained(tmp_path / "ckpt", semantic=debug_semantic, vocoder=codec.vocoder)
+    assert not any(book.has_rows for book in loaded.codebooks())
     audio = clip(1.1)
     codes = codec.encode(audio)
     assert all(torch.equal(a, b) for a, b in zip(codes.levels, loaded.encode(audio).levels, strict=True))
@@ -86,30 +82,20 @@ def test_save_then_load_gives_identical_output(codec, tmp_path):
     )
 
 
-def test_a_different_vocabulary_is_refused(codec, tmp_path):
-    codec.save_pretrained(tmp_path / "ckpt")
-    other_tables = VocabTables(words=("ant", *DEBUG_TABLES.words[1:]), subwords=DEBUG_TABLES.subwords)
+def test_a_different_vocabulary_is_refused_where_codec_and_llm_meet(codec):
     lm = debug_lm(0)
+    other_tables = VocabTables(words=("ant", *DEBUG_TABLES.words[1:]), subwords=DEBUG_TABLES.subwords)
     with pytest.raises(ValueError, match="trained with vocabulary tables"):
-        LLMCodec.from_pretrained(
-            tmp_path / "ckpt",
-            semantic=debug_semantic,
-            vocoder=codec.vocoder,
-            tokenizer=lm.tokenizer,
-            embeddings=lm.embeddings(),
-            tables=other_tables,
-        )
-    # Same strings, other ids (as in an LLM with another tokenizer): refused too.
+        check_codec_binding(codec.config, VocabMap.for_tokenizer(other_tables, debug_tokenizer(other_tables)), "debug")
+    # Same strings, other ids, for the LLM the codec was trained against: refused too.
     shuffled = debug_tokenizer(VocabTables(words=tuple(reversed(DEBUG_TABLES.words)), subwords=DEBUG_TABLES.subwords))
     with pytest.raises(ValueError, match="does not match the codec"):
-        LLMCodec.from_pretrained(
-            tmp_path / "ckpt",
-            semantic=debug_semantic,
-            vocoder=codec.vocoder,
-            tokenizer=shuffled,
-            embeddings=lm.embeddings(),
-            tables=DEBUG_TABLES,
-        )
+        check_codec_binding(codec.config, VocabMap.for_tokenizer(DEBUG_TABLES, shuffled), "debug")
+    # Another LLM holding the same strings as single tokens reads the codes by string: accepted.
+    check_codec_binding(codec.config, VocabMap.for_tokenizer(DEBUG_TABLES, shuffled), "another-llm")
+    # ... and the pipeline performs the check when it joins the two.
+    with pytest.raises(ValueError, match="does not match the codec"):
+        ICLPipeline(codec, FrozenLM(lm.model, shuffled, name="debug"), VocabMap.for_tokenizer(DEBUG_TABLES, shuffled))
 
 
 def test_not_a_checkpoint(tmp_path):

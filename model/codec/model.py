@@ -1,12 +1,13 @@
 """The LLM-vocabulary codec: 16 kHz audio ↔ multi-scale codes that are LLM tokens.
 
-    audio ─┬─ speech embedding (12.5 Hz) ──► level 0: nearest of K *word* codes ──────────────┐
-           └─ log-mel (86 Hz) ─► encoder ─► residual ─► level 1 (21.5 Hz), level 2 (43 Hz):    │
+    audio ─┬─ semantic encoder (12.5 Hz) ──► level 0: nearest of K *word* codes ──────────────┐
+           └─ log-mel (86 Hz) ─► encoder ─► residual ─► levels 1.. (21.5 Hz, 43 Hz, …):        │
                                              sub-word codes, each on what the levels before missed │
     decode: level latents summed at 86 Hz ─► decoder ─► log-mel ─► frozen HiFi-GAN ─► 16 kHz ◄──┘
 
-Codebooks are frozen LLM embedding rows (``quantizer.py``); the checkpoint stores only which table rows and
-token ids each level uses and the tables' hash, and loading refuses an LLM whose vocabulary differs.
+Codebooks are frozen LLM embedding rows seen through learned maps (``quantizer.py``). A checkpoint stores the
+resulting code vectors, which table rows and LLM token ids each level uses, and the tables' hash: it loads
+without any LLM, and the pipeline checks the binding when it joins codec and LLM (``model.vocab``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from model.codec.codes import Codes
 from model.codec.layers import ConvStack
 from model.codec.mel import LogMel, MelConfig
 from model.codec.quantizer import ResidualLevels, SemanticQuantizer
-from model.codec.semantic import HOP as SEMANTIC_HOP
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 
@@ -40,7 +40,10 @@ class CodecConfig:
     level_rows: list[list[int]] = field(default_factory=list)  # per level: rows of its table (level 0: words)
     level_token_ids: list[list[int]] = field(default_factory=list)  # the same rows as ``lm`` token ids
     row_dim: int = 896  # the LLM's embedding size
-    semantic_dim: int = 96  # speech-embedding size (level 0's input)
+    semantic: str = "openwakeword"  # level 0's frozen encoder: "openwakeword" (v1) or "whisper-base" (v2)
+    semantic_layer: int = 5  # Whisper block whose output level 0 quantises (middle blocks: content, not voice)
+    semantic_hop: int = 1280  # samples per level-0 code at 16 kHz (1280: 12.5 Hz)
+    semantic_dim: int = 96  # the semantic encoder's feature size (openwakeword 96, Whisper base 512)
     strides: tuple[int, ...] = (4, 2)  # mel frames per code, levels 1.. (86.1 Hz / 4 = 21.5 Hz, / 2 = 43.1 Hz)
     latent_dim: int = 192
     hidden: int = 192
@@ -61,7 +64,7 @@ class CodecConfig:
     @property
     def frame_rates(self) -> list[float]:
         """Codes per second, per level."""
-        return [SAMPLE_RATE / SEMANTIC_HOP] + [self.mel_frame_rate / s for s in self.strides]
+        return [SAMPLE_RATE / self.semantic_hop] + [self.mel_frame_rate / s for s in self.strides]
 
     @property
     def tokens_per_second(self) -> float:
@@ -77,14 +80,27 @@ class CodecConfig:
         """Mel frames are padded to a multiple of this, so every level's stride divides them."""
         return math.lcm(*self.strides)
 
+    def make_semantic(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The frozen semantic encoder this config names (loads its weights lazily, on first use)."""
+        from model.codec.semantic import SpeechEmbedder, WhisperFeatures
+
+        if self.semantic == "openwakeword":
+            return SpeechEmbedder()
+        if self.semantic == "whisper-base":
+            return WhisperFeatures(self.semantic_layer, self.semantic_hop)
+        raise ValueError(f"Unknown semantic encoder {self.semantic!r}: use 'openwakeword' or 'whisper-base'.")
+
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, path: Path) -> CodecConfig:
-        data = json.loads(path.read_text())
-        data["strides"] = tuple(data["strides"])
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls.from_dict(json.loads(path.read_text()))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CodecConfig:
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**data | {"strides": tuple(data.get("strides", cls.strides))})
 
 
 class LLMCodec(nn.Module):
@@ -99,7 +115,7 @@ class LLMCodec(nn.Module):
         self.mel = LogMel(MelConfig(sample_rate=config.mel_rate, hop_length=config.mel_hop))
         n_mels = self.mel.config.n_mels
         self.encoder = ConvStack(n_mels, config.hidden, config.latent_dim, config.encoder_blocks)
-        self.level0 = SemanticQuantizer(len(config.level_rows[0]), config.row_dim, config.semantic_dim)
+        self.level0 = SemanticQuantizer(len(config.level_rows[0]), config.semantic_dim)
         self.level0_embed = nn.Linear(config.semantic_dim, config.latent_dim)
         self.levels = ResidualLevels(
             config.strides, [len(r) for r in config.level_rows[1:]], config.row_dim, config.latent_dim, config.code_dim
@@ -119,11 +135,14 @@ class LLMCodec(nn.Module):
         return save_codec(self, folder)
 
     # --- codebooks -------------------------------------------------------------------------------------------
+    def codebooks(self) -> list:
+        """The acoustic levels' ``VocabCodebook``s (levels 1..; level 0 holds k-means centroids)."""
+        return [quantizer.codebook for quantizer in self.levels.levels]
+
     def set_codebook_rows(self, rows_per_level: list[torch.Tensor]) -> None:
-        """Install the LLM embedding rows (K_i, H) of every level."""
-        self.level0.codebook.set_rows(rows_per_level[0])
-        for quantizer, rows in zip(self.levels.levels, rows_per_level[1:], strict=True):
-            quantizer.codebook.set_rows(rows)
+        """Install the LLM embedding rows (K_i, H) of levels 1.. (training only: a loaded codec has the vectors)."""
+        for codebook, rows in zip(self.codebooks(), rows_per_level, strict=True):
+            codebook.set_rows(rows)
 
     # --- framing ----------------------------------------------------------------------------------------------
     def mel_frames(self, num_samples: int) -> int:
@@ -191,7 +210,7 @@ class LLMCodec(nn.Module):
             return self.mel_frames(codes.num_samples)
         if codes.num_levels > 1:
             return codes.lengths()[1] * self.config.strides[0]
-        return self.mel_frames(codes.lengths()[0] * SEMANTIC_HOP)
+        return self.mel_frames(codes.lengths()[0] * self.config.semantic_hop)
 
     def _to_codes(self, levels: list[torch.Tensor], num_samples: int) -> Codes:
         """Quantiser indices → rows of each level's table."""

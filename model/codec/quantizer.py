@@ -17,12 +17,18 @@ from model.codec.layers import pool, upsample
 
 
 class VocabCodebook(nn.Module):
-    """K frozen rows (K, H), centred, and a learned map H → code_dim. The rows are never saved with the codec."""
+    """K code vectors (K, code_dim): K frozen, centred LLM rows (K, H) seen through a learned map H → code_dim.
+
+    Training installs the rows (``set_rows``) and learns the map. The rows are never saved: a checkpoint
+    stores the resulting code vectors (the ``frozen`` buffer, written by ``freeze``), so encoding and decoding
+    need no LLM at all; the token ids of the rows are in the codec's config."""
 
     def __init__(self, num_rows: int, row_dim: int, code_dim: int):
         super().__init__()
         self.register_buffer("rows", torch.zeros(num_rows, row_dim), persistent=False)
         self.project = nn.Linear(row_dim, code_dim, bias=False)
+        self.register_buffer("frozen", torch.zeros(num_rows, code_dim))
+        self.has_rows = False
 
     def set_rows(self, rows: torch.Tensor) -> None:
         """Install the LLM's embedding rows for this level (centred: their mean carries no information)."""
@@ -32,33 +38,48 @@ class VocabCodebook(nn.Module):
                 "the LLM's embedding size does not match the one the codec was trained with."
             )
         self.rows.copy_(rows - rows.mean(dim=0, keepdim=True))
+        self.has_rows = True
 
     def vectors(self) -> torch.Tensor:
-        """(K, code_dim) code vectors."""
-        return self.project(self.rows)
+        """(K, code_dim) code vectors: mapped from the rows while they are installed, else the frozen copy."""
+        return self.project(self.rows) if self.has_rows else self.frozen
+
+    @torch.no_grad()
+    def freeze(self) -> None:
+        """Store the current code vectors, so a saved codec decodes without the rows."""
+        self.frozen.copy_(self.project(self.rows))
 
 
 class SemanticQuantizer(nn.Module):
-    """Level 0: speech embeddings (B, T0, E) → nearest of K word codes (Euclidean), and back to E dims."""
+    """Level 0: semantic features (..., E) → standardised → nearest of K word codes (Euclidean), and back.
 
-    def __init__(self, num_rows: int, row_dim: int, embed_dim: int):
+    Its K code vectors are k-means centroids of the features, one per word of the level's table (the word a
+    centroid is written as is arbitrary but fixed). Unlike the acoustic levels they are not derived from the
+    words' LLM embeddings: a linear map from H-dimensional rows can only hit K ≤ H centroids exactly, the
+    measured best K is larger (``bench/level0.py``), and nothing downstream reads the vectors — the LLM
+    sees only the words' token ids."""
+
+    def __init__(self, num_words: int, embed_dim: int):
         super().__init__()
-        self.codebook = VocabCodebook(num_rows, row_dim, embed_dim)
+        self.register_buffer("centroids", torch.zeros(num_words, embed_dim))
+        self.register_buffer("mean", torch.zeros(embed_dim))
+        self.register_buffer("std", torch.ones(embed_dim))
 
     @torch.no_grad()
-    def fit(self, centroids: torch.Tensor) -> None:
-        """Choose the map so the K code vectors equal ``centroids`` (K, E), least squares (exact when K ≤ H)."""
-        solution = torch.linalg.lstsq(self.codebook.rows.double(), centroids.double()).solution  # (H, E)
-        self.codebook.project.weight.copy_(solution.T.float())
+    def fit(self, centroids: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Install ``centroids`` (K, E), which live in the space standardised by ``mean`` and ``std`` (E,)."""
+        self.centroids.copy_(centroids)
+        self.mean.copy_(mean)
+        self.std.copy_(std)
 
     def encode(self, embeddings: torch.Tensor) -> torch.Tensor:
         """(..., E) → (...) long codes."""
-        flat = embeddings.reshape(-1, embeddings.shape[-1])
-        return torch.cdist(flat, self.codebook.vectors()).argmin(dim=-1).reshape(embeddings.shape[:-1])
+        flat = (embeddings.reshape(-1, embeddings.shape[-1]) - self.mean) / self.std
+        return torch.cdist(flat, self.centroids).argmin(dim=-1).reshape(embeddings.shape[:-1])
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """(...) codes → (..., E) code vectors."""
-        return self.codebook.vectors()[codes]
+        """(...) codes → (..., E) code vectors (standardised space)."""
+        return self.centroids[codes]
 
 
 class FactorisedQuantizer(nn.Module):

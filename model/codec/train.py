@@ -1,25 +1,31 @@
 """Train the codec from a manifest: resumable, seeded, ``accelerate``-driven (CPU, one GPU, or several).
 
-    python -m model.codec.train --manifest train_set/manifest.json --run runs/codec --steps 6000
-    python -m model.codec.train --run runs/codec --steps 9000          # resume the same run, 3000 more steps
-    python -m model.codec.train --run runs/codec --export checkpoints/codec   # fp16 safetensors + config.json
+    python -m model.codec.train --run runs/codec2 --steps 20000          # start, or resume the same run
+    python -m model.codec.train --run runs/codec2 --steps 40000          # go on: the schedule is the run's own
+    python -m model.codec.train --run runs/codec2 --export checkpoints/codec   # fp16 safetensors + config.json
 
-Steps: (1) features: each clip's speech embeddings (12.5 Hz) and log-mel (86 Hz), plus a noisy copy of some
-speech clips (noise from the manifest's sound clips and coloured noise, 0–20 dB SNR), cached in the run
-folder; (2) level 0: k-means of the speech embeddings onto K words, written into the codebook map in closed
-form; (3) the mel encoder/decoder and the acoustic levels, trained on random crops with quantiser dropout
-(so decoding from level 0, or levels 0–1, still gives sound) and an L1 + L2 log-mel loss.
+Steps: (1) features: each clip's semantic features (Whisper base, block ``semantic_layer``, 12.5 Hz) and
+log-mel (86 Hz), plus a noisy copy of some speech clips (noise from the manifest's sound clips and coloured
+noise, 0–20 dB SNR), cached in the run folder; (2) level 0: k-means of the standardised features onto K
+words, written into the codebook map in closed form; (3) the mel encoder/decoder and the acoustic levels,
+trained on random crops with quantiser dropout (so decoding from level 0, or levels 0–1, still gives sound),
+an L1 + L2 log-mel loss and, after ``adversarial_from`` steps, a mel-patch critic with feature matching.
+
+The learning-rate schedule is a function of the step and the run's fixed horizon (``schedule_steps``), and
+the state holds the model, both optimisers, the data sampler's random state and the step: a run stopped and
+resumed any number of times follows exactly the schedule of an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -27,84 +33,138 @@ import torch
 from scipy.signal import lfilter
 
 from model.audio import load_audio
-from model.codec.io import codebook_rows, save_codec
+from model.codec.discriminator import MelDiscriminator, discriminator_loss, generator_losses
+from model.codec.io import save_codec
 from model.codec.model import CodecConfig, LLMCodec
-from model.vocab import VocabMap, VocabTables
+from model.vocab import VocabMap, VocabTables, check_codec_binding
 
 logger = logging.getLogger("model.codec.train")
 # Words that are likely labels in few-shot prompts: a level-0 code spelled like a label would bias the LLM.
-LABEL_LIKE = {
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "yes",
-    "no",
-    "stop",
-    "go",
-    "up",
-    "down",
-    "left",
-    "right",
-    "on",
-    "off",
-    "fast",
-    "slow",
-    "high",
-    "low",
-    "whisper",
-    "english",
-    "german",
-    "french",
-    "russian",
-    "noise",
-    "clean",
-    "speech",
-    "music",
-    "silence",
-    "true",
-    "false",
-}
+LABEL_LIKE = frozenset(
+    [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "yes",
+        "no",
+        "stop",
+        "go",
+        "up",
+        "down",
+        "left",
+        "right",
+        "on",
+        "off",
+        "fast",
+        "slow",
+        "high",
+        "low",
+        "whisper",
+        "english",
+        "german",
+        "french",
+        "russian",
+        "noise",
+        "clean",
+        "speech",
+        "music",
+        "silence",
+        "true",
+        "false",
+    ]
+)
 
 
 @dataclass
 class TrainConfig:
+    """Everything a run needs; saved in its state, so a resumed run keeps its own settings."""
+
     manifest: str = "train_set/manifest.json"
-    steps: int = 6000
+    schedule_steps: int = 60_000  # the schedule's horizon (warm-up, then cosine to 10 %), fixed for the run
     batch: int = 16
     crop: int = 128  # mel frames per example (1.5 s)
-    lr: float = 1e-3
-    level0_words: int = 128
-    subword_rows: int = 2048  # rows of the sub-word table per acoustic level
+    lr: float = 6e-4
+    warmup: int = 500
+    level0_words: int = 2048  # bench/level0.py: block 5 at 25 Hz with 2,048 words repeats best across voices
+    subword_rows: list[int] = field(default_factory=lambda: [2048, 3072, 3072])  # per acoustic level
+    strides: list[int] = field(default_factory=lambda: [4, 2, 2])  # mel frames per code: 21.5, 43, 43 Hz
+    keep_weights: list[float] = field(default_factory=lambda: [0.1, 0.1, 0.1, 0.7])  # P(keep 0..L levels)
+    semantic_layer: int = 5
+    semantic_hop: int = 640  # 25 Hz
+    hidden: int = 192
+    latent_dim: int = 192
+    encoder_blocks: int = 4
+    decoder_blocks: int = 8
+    adversarial_from: int = 4000  # steps of plain reconstruction before the critic joins
+    adversarial_weight: float = 0.1
+    matching_weight: float = 1.0
     noisy_fraction: float = 0.3
     seed: int = 0
     log_every: int = 50
     save_every: int = 500
+    eval_every: int = 2000
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
-def choose_rows(tables: VocabTables, config: TrainConfig, levels: int, seed: int) -> list[list[int]]:
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to 10 % at ``schedule_steps`` (and 10 % after it)."""
+    warmup = min(1.0, (step + 1) / config.warmup)
+    progress = min(1.0, step / config.schedule_steps)
+    return config.lr * warmup * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+
+
+def codebook_rows(config: CodecConfig, tokenizer, embeddings: torch.Tensor, tables: VocabTables) -> list[torch.Tensor]:
+    """The frozen LLM rows of levels 1.. (training only), after checking that the vocabulary is the codec's."""
+    vocab = VocabMap.for_tokenizer(tables, tokenizer)
+    check_codec_binding(config, vocab, config.lm)
+    return [
+        embeddings[vocab.token_ids(level)[torch.tensor(rows)]].float()
+        for level, rows in enumerate(config.level_rows)
+        if level > 0
+    ]
+
+
+def choose_rows(tables: VocabTables, config: TrainConfig) -> list[list[int]]:
     """Level 0: K readable words (3–7 letters, not label-like); finer levels: disjoint sub-word rows."""
-    rng = random.Random(seed)
+    rng = random.Random(config.seed)
     words = [i for i, w in enumerate(tables.words) if 3 <= len(w) <= 7 and w not in LABEL_LIKE]
     subwords = list(range(len(tables.subwords)))
     rng.shuffle(subwords)
-    chunks = [sorted(subwords[i * config.subword_rows : (i + 1) * config.subword_rows]) for i in range(levels - 1)]
+    if sum(config.subword_rows) > len(subwords):
+        raise ValueError(f"The sub-word table has {len(subwords)} rows, fewer than {sum(config.subword_rows)}.")
+    starts = np.cumsum([0, *config.subword_rows])
+    chunks = [sorted(subwords[a:b]) for a, b in itertools.pairwise(starts)]
     return [sorted(rng.sample(words, config.level0_words)), *chunks]
 
 
 def build_config(config: TrainConfig, tokenizer, tables: VocabTables, lm: str, row_dim: int) -> CodecConfig:
     codec_config = CodecConfig(
-        lm=lm, tables_hash=tables.hash, row_dim=row_dim, hidden=128, latent_dim=128, encoder_blocks=4, decoder_blocks=6
+        lm=lm,
+        tables_hash=tables.hash,
+        row_dim=row_dim,
+        semantic="whisper-base",
+        semantic_layer=config.semantic_layer,
+        semantic_hop=config.semantic_hop,
+        semantic_dim=512,
+        strides=tuple(config.strides),
+        hidden=config.hidden,
+        latent_dim=config.latent_dim,
+        encoder_blocks=config.encoder_blocks,
+        decoder_blocks=config.decoder_blocks,
     )
     vocab = VocabMap.for_tokenizer(tables, tokenizer)
-    codec_config.level_rows = choose_rows(tables, config, codec_config.num_levels, config.seed)
+    codec_config.level_rows = choose_rows(tables, config)
     codec_config.level_token_ids = [
         vocab.token_ids(level)[torch.tensor(rows)].tolist() for level, rows in enumerate(codec_config.level_rows)
     ]
@@ -112,7 +172,7 @@ def build_config(config: TrainConfig, tokenizer, tables: VocabTables, lm: str, r
 
 
 def extract_features(codec: LLMCodec, manifest: Path, config: TrainConfig) -> list[dict]:
-    """Per clip (and per noisy copy): speech embeddings (T0, 96) and log-mel (80, T) as float16."""
+    """Per clip (and per noisy copy): semantic features (T0, E) and log-mel (80, T) as float16."""
     root = manifest.parent
     clips = json.loads(manifest.read_text())["clips"]
     rng = np.random.default_rng(config.seed)
@@ -122,13 +182,12 @@ def extract_features(codec: LLMCodec, manifest: Path, config: TrainConfig) -> li
     for i, (samples, clip) in enumerate(zip(audio, clips, strict=True)):
         versions = [samples]
         if clip["task"] == "speech" and rng.random() < config.noisy_fraction:
-            versions.append(_add_noise(samples, noises, rng))
+            versions.append(add_noise(samples, noises, rng))
         for version in versions:
-            mel = codec.log_mel(version)[0]
             items.append(
                 {
                     "semantic": torch.from_numpy(codec.semantic(version)).half(),
-                    "mel": mel.half(),
+                    "mel": codec.log_mel(version)[0].half(),
                     "speech": clip["task"] == "speech",
                 }
             )
@@ -137,7 +196,8 @@ def extract_features(codec: LLMCodec, manifest: Path, config: TrainConfig) -> li
     return items
 
 
-def _add_noise(samples: np.ndarray, noises: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def add_noise(samples: np.ndarray, noises: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """``samples`` with a sound clip or coloured noise added at 0–20 dB SNR, peak-limited to 1."""
     if noises and rng.random() < 0.5:
         noise = np.resize(noises[rng.integers(len(noises))], len(samples))
     else:  # coloured noise: white filtered by a one-pole low-pass of random strength
@@ -149,19 +209,27 @@ def _add_noise(samples: np.ndarray, noises: list[np.ndarray], rng: np.random.Gen
     return (mixed / max(1.0, float(np.abs(mixed).max()))).astype(np.float32)
 
 
-def fit_level0(codec: LLMCodec, items: list[dict], words: int, seed: int, iterations: int = 40) -> None:
-    """k-means of all speech embeddings into ``words`` centroids, installed as level 0's code vectors."""
-    data = torch.cat([it["semantic"].float() for it in items if it["speech"]])
+def kmeans(data: torch.Tensor, k: int, seed: int, iterations: int = 25) -> torch.Tensor:
+    """Lloyd's k-means from a random sample of the data; an empty cluster keeps its previous centroid."""
     generator = torch.Generator().manual_seed(seed)
-    centroids = data[torch.randperm(len(data), generator=generator)[:words]].clone()
+    centroids = data[torch.randperm(len(data), generator=generator)[:k]].clone()
     for _ in range(iterations):
         assign = torch.cdist(data, centroids).argmin(dim=1)
         sums = torch.zeros_like(centroids).index_add_(0, assign, data)
-        counts = torch.bincount(assign, minlength=words).clamp(min=1)[:, None]
-        centroids = torch.where(counts > 1, sums / counts, centroids)
-    codec.level0.fit(centroids)
+        counts = torch.bincount(assign, minlength=k)[:, None]
+        centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
+    return centroids
+
+
+def fit_level0(codec: LLMCodec, items: list[dict], words: int, seed: int, sample: int = 100_000) -> None:
+    """k-means of the standardised semantic features of speech and sounds, installed as level 0's codes."""
+    data = torch.cat([it["semantic"].float() for it in items])
+    mean, std = data.mean(dim=0), data.std(dim=0) + 1e-5
+    standard = (data - mean) / std
+    picked = standard[torch.randperm(len(standard), generator=torch.Generator().manual_seed(seed))[:sample]]
+    codec.level0.fit(kmeans(picked, words, seed), mean, std)
     used = torch.unique(codec.level0.encode(data)).numel()
-    logger.info("level 0: %d words fitted to %d embeddings, %d in use", words, len(data), used)
+    logger.info("level 0: %d words fitted to %d of %d frames, %d in use", words, len(picked), len(data), used)
 
 
 def batches(items: list[dict], codec: LLMCodec, config: TrainConfig, rng: random.Random):
@@ -180,80 +248,132 @@ def batches(items: list[dict], codec: LLMCodec, config: TrainConfig, rng: random
         yield torch.stack(mels), torch.stack(codes)
 
 
-def train(run: Path, config: TrainConfig, steps: int, lm: str = "qwen2.5-coder-0.5b") -> None:
-    from accelerate import Accelerator
+def mel_loss(recon: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+    return (recon - mel).abs().mean() + 0.5 * ((recon - mel) ** 2).mean()
 
-    from model.codec.semantic import SpeechEmbedder
+
+@dataclass
+class Run:
+    """A run folder: ``state.pt`` (resumable), ``features.pt`` (cache), ``log.jsonl`` (losses, evaluations)."""
+
+    folder: Path
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / "state.pt"
+
+    def load_state(self) -> dict | None:
+        return torch.load(self.state_path, weights_only=True) if self.state_path.exists() else None
+
+    def log(self, record: dict) -> None:
+        print(json.dumps(record), flush=True)
+        with (self.folder / "log.jsonl").open("a") as log:
+            log.write(json.dumps(record) + "\n")
+
+
+def build_codec(codec_config: CodecConfig, lm: str, tables: VocabTables) -> LLMCodec:
+    """A trainable codec with the LLM's rows installed in every codebook."""
     from model.codec.vocoder import load_hifigan
     from model.lm import store as lm_store
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    torch.manual_seed(config.seed)
+    codec = LLMCodec(codec_config, codec_config.make_semantic(), load_hifigan())
     tokenizer, embeddings = lm_store.tokenizer_and_embeddings(lm)
-    tables = VocabTables.load()
-    run.mkdir(parents=True, exist_ok=True)
-    state_path = run / "state.pt"
-    resumed = torch.load(state_path, weights_only=True) if state_path.exists() else None
-    codec_config = (
-        CodecConfig(**resumed["codec_config"])
-        if resumed
-        else build_config(config, tokenizer, tables, lm, embeddings.shape[1])
-    )
-    codec_config.strides = tuple(codec_config.strides)
-    codec = LLMCodec(codec_config, SpeechEmbedder(), load_hifigan())
     codec.set_codebook_rows(codebook_rows(codec_config, tokenizer, embeddings, tables))
+    return codec
+
+
+def train(run: Run, config: TrainConfig, steps: int, minutes: float | None = None, evaluator=None) -> int:
+    """Train until ``steps`` (or ``minutes`` of wall time); returns the step reached."""
+    from accelerate import Accelerator
+
+    from model.lm import store as lm_store
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    run.folder.mkdir(parents=True, exist_ok=True)
+    resumed = run.load_state()
+    tables = VocabTables.load()
+    lm = "qwen2.5-coder-0.5b"
+    if resumed:
+        config = TrainConfig.from_dict(resumed["train_config"])
+        codec_config = CodecConfig.from_dict(resumed["codec_config"])
+    else:
+        tokenizer, embeddings = lm_store.tokenizer_and_embeddings(lm)
+        codec_config = build_config(config, tokenizer, tables, lm, embeddings.shape[1])
+    torch.manual_seed(config.seed)
+    codec = build_codec(codec_config, lm, tables)
+    critic = MelDiscriminator()
     items = _load_or_extract_features(run, codec, Path(config.manifest), config)
     if resumed:
         codec.load_state_dict(resumed["model"], strict=False)
+        critic.load_state_dict(resumed["critic"])
     else:
         fit_level0(codec, items, config.level0_words, config.seed)
-    for it in items:
-        it["codes"] = codec.level0.encode(it["semantic"].float())
+    with torch.no_grad():
+        for it in items:
+            it["codes"] = codec.level0.encode(it["semantic"].float())
     trainable = [p for n, p in codec.named_parameters() if not n.startswith(("vocoder.", "level0."))]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.0)
-    step = 0
+    critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, betas=(0.5, 0.9))
+    step, rng = 0, random.Random(config.seed)
     if resumed:
         optimizer.load_state_dict(resumed["optimizer"])
+        critic_optimizer.load_state_dict(resumed["critic_optimizer"])
         step = resumed["step"]
-    codec, optimizer = accelerator.prepare(codec, optimizer)
-    rng = random.Random(config.seed + step)
+        rng.setstate(_as_random_state(resumed["rng"]))
+    codec, critic, optimizer, critic_optimizer = accelerator.prepare(codec, critic, optimizer, critic_optimizer)
     data = batches(items, accelerator.unwrap_model(codec), config, rng)
-    log = (run / "log.jsonl").open("a")
     started, window = time.perf_counter(), []
-    while step < steps:
+    deadline = started + 60 * minutes if minutes else math.inf
+    while step < steps and time.perf_counter() < deadline:
         mel, level0 = (t.to(accelerator.device) for t in next(data))
-        keep = rng.choices([0, 1, 2], weights=[0.15, 0.15, 0.7])[0]  # quantiser dropout
+        keep = rng.choices(range(len(config.keep_weights)), weights=config.keep_weights)[0]  # quantiser dropout
         recon, vq_loss = codec(mel, level0, keep)
-        mel_loss = (recon - mel).abs().mean() + 0.5 * ((recon - mel) ** 2).mean()
-        loss = mel_loss + vq_loss
+        reconstruction = mel_loss(recon, mel)
+        loss = reconstruction + vq_loss
+        adversarial = step >= config.adversarial_from
+        if adversarial:
+            fooling, matching = generator_losses(critic, mel, recon)
+            loss = loss + config.adversarial_weight * fooling + config.matching_weight * matching
+        for opt in (optimizer, critic_optimizer):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(config, step)  # plain floats: the state reloads with weights_only
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(trainable, 1.0)
-        for group in optimizer.param_groups:  # linear warm-up, then cosine decay to 10 %
-            warmup, decay = min(1.0, (step + 1) / 200), 0.55 + 0.45 * math.cos(math.pi * min(1.0, step / steps))
-            group["lr"] = config.lr * warmup * decay  # plain floats: the state must reload with weights_only
         optimizer.step()
+        if adversarial:
+            critic_optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(discriminator_loss(critic, mel, recon))
+            critic_optimizer.step()
         step += 1
-        if keep == 2:
-            window.append(mel_loss.item())
+        if keep == len(config.keep_weights) - 1:
+            window.append(reconstruction.item())
         if step % config.log_every == 0 and window:
-            record = {
-                "step": step,
-                "mel_loss_all_levels": round(float(np.mean(window)), 4),
-                "vq_loss": round(vq_loss.item(), 4),
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-            print(json.dumps(record), flush=True)
-            log.write(json.dumps(record) + "\n")
-            log.flush()
+            run.log(
+                {
+                    "step": step,
+                    "mel_loss_all_levels": round(float(np.mean(window)), 4),
+                    "vq_loss": round(vq_loss.item(), 4),
+                    "lr": round(learning_rate(config, step), 7),
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
             window = []
         if step % config.save_every == 0 or step == steps:
-            _save_state(state_path, accelerator.unwrap_model(codec), optimizer, step, codec_config)
-    log.close()
+            _save_state(run, accelerator, codec, critic, optimizer, critic_optimizer, step, rng, config, codec_config)
+        if evaluator and step % config.eval_every == 0:
+            run.log({"step": step, "eval": evaluator(accelerator.unwrap_model(codec))})
+    _save_state(run, accelerator, codec, critic, optimizer, critic_optimizer, step, rng, config, codec_config)
+    return step
 
 
-def _load_or_extract_features(run: Path, codec: LLMCodec, manifest: Path, config: TrainConfig) -> list[dict]:
-    cache = run / "features.pt"
+def _as_random_state(saved) -> tuple:
+    version, internal, gauss = saved
+    return (int(version), tuple(int(x) for x in internal), gauss)
+
+
+def _load_or_extract_features(run: Run, codec: LLMCodec, manifest: Path, config: TrainConfig) -> list[dict]:
+    cache = run.folder / "features.pt"
     if cache.exists():
         return torch.load(cache, weights_only=True)
     items = extract_features(codec, manifest, config)
@@ -261,30 +381,31 @@ def _load_or_extract_features(run: Path, codec: LLMCodec, manifest: Path, config
     return items
 
 
-def _save_state(path: Path, codec: LLMCodec, optimizer, step: int, codec_config: CodecConfig) -> None:
-    from dataclasses import asdict
+def _save_state(run, accelerator, codec, critic, optimizer, critic_optimizer, step, rng, config, codec_config):
+    codec = accelerator.unwrap_model(codec)
+    state = {
+        "model": {k: v for k, v in codec.state_dict().items() if not k.startswith("vocoder.")},
+        "critic": accelerator.unwrap_model(critic).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "critic_optimizer": critic_optimizer.state_dict(),
+        "step": step,
+        "rng": rng.getstate(),
+        "train_config": asdict(config),
+        "codec_config": asdict(codec_config),
+    }
+    tmp = run.state_path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(run.state_path)  # a crash mid-write never leaves a half-written state behind
 
-    state = {k: v for k, v in codec.state_dict().items() if not k.startswith("vocoder.")}
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {"model": state, "optimizer": optimizer.state_dict(), "step": step, "codec_config": asdict(codec_config)}, tmp
-    )
-    tmp.replace(path)  # a crash mid-write never leaves a half-written state behind
 
-
-def export(run: Path, out: Path) -> Path:
-    """The run's latest state as a release checkpoint (fp16 safetensors + config.json)."""
-    from model.codec.semantic import SpeechEmbedder
-    from model.codec.vocoder import load_hifigan
-    from model.lm import store as lm_store
-
-    resumed = torch.load(run / "state.pt", weights_only=True)
-    codec_config = CodecConfig(**resumed["codec_config"])
-    codec_config.strides = tuple(codec_config.strides)
-    codec = LLMCodec(codec_config, SpeechEmbedder(), load_hifigan())
+def export(run: Run, out: Path) -> Path:
+    """The run's latest state as a release checkpoint (fp16 safetensors + config.json, code vectors included)."""
+    resumed = run.load_state()
+    if resumed is None:
+        raise ValueError(f"{run.folder} has no state.pt to export.")
+    codec_config = CodecConfig.from_dict(resumed["codec_config"])
+    codec = build_codec(codec_config, codec_config.lm, VocabTables.load())
     codec.load_state_dict(resumed["model"], strict=False)
-    tokenizer, embeddings = lm_store.tokenizer_and_embeddings(codec_config.lm)
-    codec.set_codebook_rows(codebook_rows(codec_config, tokenizer, embeddings, VocabTables.load()))
     return save_codec(codec, out)
 
 
@@ -292,26 +413,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="run folder (state, features cache, log)")
     parser.add_argument("--manifest", default=TrainConfig.manifest)
-    parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="train until this total step count")
-    parser.add_argument("--batch", type=int, default=TrainConfig.batch)
-    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--level0-words", type=int, default=TrainConfig.level0_words)
+    parser.add_argument("--steps", type=int, default=20_000, help="train until this total step count")
+    parser.add_argument("--minutes", type=float, help="stop (and save) after this many minutes")
+    parser.add_argument("--schedule-steps", type=int, default=TrainConfig.schedule_steps, help="new runs only")
+    parser.add_argument("--level0-words", type=int, default=TrainConfig.level0_words, help="new runs only")
+    parser.add_argument("--semantic-layer", type=int, default=TrainConfig.semantic_layer, help="new runs only")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
     parser.add_argument("--export", type=Path, help="write the run's checkpoint here instead of training")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    run = Run(args.run)
     if args.export:
-        print(f"exported to {export(args.run, args.export)}")
+        print(f"exported to {export(run, args.export)}")
         return
     config = TrainConfig(
         manifest=args.manifest,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
+        schedule_steps=args.schedule_steps,
         level0_words=args.level0_words,
+        semantic_layer=args.semantic_layer,
         seed=args.seed,
     )
-    train(args.run, config, args.steps)
+    evaluator = None
+    if args.eval_dev:
+        from model.codec.evaluate import QuickEval
+
+        evaluator = QuickEval(args.eval_dev)
+    train(run, config, args.steps, args.minutes, evaluator)
 
 
 if __name__ == "__main__":

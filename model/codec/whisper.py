@@ -131,6 +131,10 @@ class WhisperEncoder(nn.Module):
         return (log + 4.0) / 4.0
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.hidden_states(audio)[-1]
+
+    def hidden_states(self, audio: torch.Tensor) -> list[torch.Tensor]:
+        """(B, N) → the output of every block, each (B, ceil(N / 320), 512)."""
         frames = math.ceil(audio.shape[-1] / HOP)
         if frames > self.config.max_frames:
             raise ValueError(f"Whisper's encoder reads at most 30 s at a time, got {audio.shape[-1] / 16000:.1f} s.")
@@ -138,9 +142,11 @@ class WhisperEncoder(nn.Module):
         x = F.gelu(self.conv1(self.log_mel(audio)))
         x = F.gelu(self.conv2(x)).transpose(1, 2)  # (B, T, C)
         x = x + self.positions[: x.shape[1]]
+        states = []
         for block in self.blocks:
             x = block(x)
-        return x
+            states.append(x)
+        return states
 
 
 def convert_ctranslate2(variables: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:

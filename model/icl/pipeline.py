@@ -27,7 +27,7 @@ from model.icl.context import ANSWER_RESERVE, Budget, ClipCost, check_classify_f
 from model.icl.prompts import Prompt, PromptBuilder, PromptOptions, audio_ids, concat, label_names
 from model.icl.results import AudioResult, ClassifyResult, TokenizedClip
 from model.lm.frozen import FrozenLM, Prefix
-from model.vocab import VocabMap
+from model.vocab import VocabMap, check_codec_binding
 
 DEFAULT_CODEC = Path(__file__).resolve().parent.parent / "checkpoints" / "codec"
 AudioLike = str | Path | Audio | np.ndarray
@@ -84,6 +84,7 @@ class ICLPipeline:
         cache_size: int = 2048,
         max_prompt_tokens: int | None = None,
     ):
+        check_codec_binding(codec.config, vocab, lm.name)  # refuses an LLM whose vocabulary is not the codec's
         self.codec, self.lm, self.vocab, self.limits = codec, lm, vocab, limits
         self.max_demos = max_demos
         self.max_prompt_tokens = max_prompt_tokens  # below the LLM's context: bounds latency on a server
