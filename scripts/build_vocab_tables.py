@@ -6,11 +6,14 @@ subwords : purely alphabetic lower-case pieces (≥ 2 letters) that every tokeni
            no leading space (e.g. "ing").
 
 Qwen2.5-Coder-0.5B and -1.5B share one tokenizer, so the 0.5B stands for both. Run:
-    apt-get install wamerican && python scripts/build_vocab_tables.py
+    apt-get install wamerican && python scripts/build_vocab_tables.py [--dictionary PATH] [--out model/tables]
+
+The shipped codec records the tables' hash: changing the tables means training a new codec.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -31,7 +34,14 @@ def single_token_strings(tokenizer, pattern: str, prefix: str) -> set[str]:
 
 
 def main() -> None:
-    dictionary = {w.strip() for w in DICTIONARY.read_text().splitlines() if re.fullmatch(r"[a-z]+", w.strip())}
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dictionary", type=Path, default=DICTIONARY, help="word list, one word per line")
+    parser.add_argument("--out", type=Path, default=TABLES_DIR)
+    args = parser.parse_args()
+    if not args.dictionary.is_file():
+        parser.error(f"{args.dictionary} not found: install Debian's word list (apt-get install wamerican)")
+    lines = args.dictionary.read_text().splitlines()
+    dictionary = {w.strip() for w in lines if re.fullmatch(r"[a-z]+", w.strip())}
     tokenizers = [AutoTokenizer.from_pretrained(lm_store.prepare(lm_store.lookup(n))) for n in TOKENIZERS]
     words = set(dictionary)
     subwords: set[str] | None = None
@@ -39,10 +49,10 @@ def main() -> None:
         words &= single_token_strings(tokenizer, r"Ġ[a-z]{3,}", "Ġ")
         pieces = single_token_strings(tokenizer, r"[a-z]{2,}", "")
         subwords = pieces if subwords is None else subwords & pieces
-    TABLES_DIR.mkdir(parents=True, exist_ok=True)
-    (TABLES_DIR / "words.txt").write_text("\n".join(sorted(words)) + "\n")
-    (TABLES_DIR / "subwords.txt").write_text("\n".join(sorted(subwords)) + "\n")
-    print(f"words: {len(words)}  subwords: {len(subwords)}  -> {TABLES_DIR}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "words.txt").write_text("\n".join(sorted(words)) + "\n")
+    (args.out / "subwords.txt").write_text("\n".join(sorted(subwords)) + "\n")
+    print(f"words: {len(words)}  subwords: {len(subwords)}  -> {args.out}")
 
 
 if __name__ == "__main__":

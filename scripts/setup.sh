@@ -48,4 +48,9 @@ if [[ ! -f "$stamp" ]]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# Checked from another folder: in this one, `import model` would work without the install.
+if [[ "$(cd / && "$OLDPWD/$PY" -c 'import model; print(model.__file__)' 2>/dev/null)" != "$PWD/model/__init__.py" ]]; then
+  step "this project, editable (so every documented script runs from any folder)"
+  $PY -m pip install -q --disable-pip-version-check --no-deps -e .
+fi
 step "environment ready: $($PY -c 'import torch, transformers; print(f"torch {torch.__version__}, transformers {transformers.__version__}")')"

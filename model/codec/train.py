@@ -271,36 +271,46 @@ class Run:
             log.write(json.dumps(record) + "\n")
 
 
-def build_codec(codec_config: CodecConfig, lm: str, tables: VocabTables) -> LLMCodec:
-    """A trainable codec with the LLM's rows installed in every codebook."""
+def build_codec(config: TrainConfig, codec_config: CodecConfig | None, lm: str = "qwen2.5-coder-0.5b") -> LLMCodec:
+    """A trainable codec with the LLM's rows installed in its codebooks; a new config when none is given."""
     from model.codec.vocoder import load_hifigan
     from model.lm import store as lm_store
 
-    codec = LLMCodec(codec_config, codec_config.make_semantic(), load_hifigan())
+    tables = VocabTables.load()
     tokenizer, embeddings = lm_store.tokenizer_and_embeddings(lm)
+    if codec_config is None:
+        codec_config = build_config(config, tokenizer, tables, lm, embeddings.shape[1])
+    codec = LLMCodec(codec_config, codec_config.make_semantic(), load_hifigan())
     codec.set_codebook_rows(codebook_rows(codec_config, tokenizer, embeddings, tables))
     return codec
 
 
-def train(run: Run, config: TrainConfig, steps: int, minutes: float | None = None, evaluator=None) -> int:
-    """Train until ``steps`` (or ``minutes`` of wall time); returns the step reached."""
+def train(
+    run: Run,
+    config: TrainConfig,
+    steps: int,
+    minutes: float | None = None,
+    evaluator=None,
+    resume_from: Path | None = None,
+    make_codec=build_codec,
+) -> int:
+    """Train until ``steps`` (or ``minutes`` of wall time); returns the step reached. Resumes from the run's
+    ``state.pt``, else from a packed state (``resume_from``, see ``model.codec.resume``), else starts anew.
+    ``make_codec(config, codec_config or None)`` builds the codec (tests inject tiny ones)."""
     from accelerate import Accelerator
 
-    from model.lm import store as lm_store
+    from model.codec import resume
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     run.folder.mkdir(parents=True, exist_ok=True)
     resumed = run.load_state()
-    tables = VocabTables.load()
-    lm = "qwen2.5-coder-0.5b"
-    if resumed:
-        config = TrainConfig.from_dict(resumed["train_config"])
-        codec_config = CodecConfig.from_dict(resumed["codec_config"])
-    else:
-        tokenizer, embeddings = lm_store.tokenizer_and_embeddings(lm)
-        codec_config = build_config(config, tokenizer, tables, lm, embeddings.shape[1])
+    if resumed is None and resume_from is not None:
+        resumed = resume.unpack(resume_from)
+    if resumed:  # the run's own settings; only the data may have moved (another machine)
+        config = TrainConfig.from_dict(resumed["train_config"] | {"manifest": config.manifest})
     torch.manual_seed(config.seed)
-    codec = build_codec(codec_config, lm, tables)
+    codec = make_codec(config, CodecConfig.from_dict(resumed["codec_config"]) if resumed else None)
+    codec_config = codec.config
     critic = MelDiscriminator()
     items = _load_or_extract_features(run, codec, Path(config.manifest), config)
     if resumed:
@@ -403,8 +413,7 @@ def export(run: Run, out: Path) -> Path:
     resumed = run.load_state()
     if resumed is None:
         raise ValueError(f"{run.folder} has no state.pt to export.")
-    codec_config = CodecConfig.from_dict(resumed["codec_config"])
-    codec = build_codec(codec_config, codec_config.lm, VocabTables.load())
+    codec = build_codec(TrainConfig.from_dict(resumed["train_config"]), CodecConfig.from_dict(resumed["codec_config"]))
     codec.load_state_dict(resumed["model"], strict=False)
     return save_codec(codec, out)
 
@@ -420,12 +429,22 @@ def main() -> None:
     parser.add_argument("--semantic-layer", type=int, default=TrainConfig.semantic_layer, help="new runs only")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
+    parser.add_argument("--resume-from", type=Path, help="a packed state to start from when the run has none")
+    parser.add_argument("--pack", type=Path, help="write the run's state as committable files here and stop")
     parser.add_argument("--export", type=Path, help="write the run's checkpoint here instead of training")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     run = Run(args.run)
     if args.export:
         print(f"exported to {export(run, args.export)}")
+        return
+    if args.pack:
+        from model.codec import resume
+
+        state = run.load_state()
+        if state is None:
+            parser.error(f"{args.run} has no state.pt to pack")
+        print(f"packed step {state['step']} into {resume.pack(state, args.pack)}")
         return
     config = TrainConfig(
         manifest=args.manifest,
@@ -439,7 +458,7 @@ def main() -> None:
         from model.codec.evaluate import QuickEval
 
         evaluator = QuickEval(args.eval_dev)
-    train(run, config, args.steps, args.minutes, evaluator)
+    train(run, config, args.steps, args.minutes, evaluator, args.resume_from)
 
 
 if __name__ == "__main__":
