@@ -21,19 +21,8 @@ import torch
 from bench.episodes import load_clips, sample_episodes
 from bench.provenance import write_result
 from model.audio import load_audio
+from model.codec.train import kmeans
 from model.codec.whisper import HOP, WhisperEncoder
-
-
-def kmeans(data: torch.Tensor, k: int, seed: int, iterations: int = 15) -> torch.Tensor:
-    """Lloyd's k-means from a random sample of the data; empty clusters keep their previous centroid."""
-    generator = torch.Generator().manual_seed(seed)
-    centroids = data[torch.randperm(len(data), generator=generator)[:k]].clone()
-    for _ in range(iterations):
-        assign = torch.cdist(data, centroids).argmin(dim=1)
-        sums = torch.zeros_like(centroids).index_add_(0, assign, data)
-        counts = torch.bincount(assign, minlength=k)[:, None]
-        centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
-    return centroids
 
 
 def block_features(encoder: WhisperEncoder, path: str, blocks: list[int], pools: list[int]) -> dict:
@@ -76,7 +65,8 @@ def main() -> None:
     picked = train[:: max(1, len(train) // args.train_clips)]
     train_features: dict = {}
     for clip in picked:
-        for key, value in block_features(encoder, str(args.train.parent / clip["path"]), args.blocks, args.pools).items():
+        path = str(args.train.parent / clip["path"])
+        for key, value in block_features(encoder, path, args.blocks, args.pools).items():
             train_features.setdefault(key, []).append(value)
     dev = {task: load_clips(args.dev, task) for task in ("commands", "sounds")}
     dev_features = {
