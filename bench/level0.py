@@ -79,7 +79,7 @@ def main() -> None:
         data = (data - mean) / std
         sample = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:30_000]]
         for k in args.sizes:
-            centroids = kmeans(sample, k, seed=0)
+            centroids = kmeans(sample, k, seed=0, iterations=15)
             codes = {p: torch.cdist((f[key] - mean) / std, centroids).argmin(dim=1) for p, f in dev_features.items()}
             tokens = {p: set(c.tolist()) for p, c in codes.items()}
             seconds = {c["path"]: len(load_audio(c["path"]).samples) / 16_000 for c in dev["commands"]}
