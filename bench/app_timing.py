@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
+
+from bench.provenance import write_result
 
 # Headless and quiet: this machine's closed network refuses Chromium's background connections.
 CHROMIUM_FLAGS = [
@@ -30,6 +33,7 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:7860/")
     parser.add_argument("--example", default="Spoken digits (5-way, 2 voices each)")
     parser.add_argument("--screenshot", default="")
+    parser.add_argument("--out", type=Path, default=Path("bench_results/app_timing.json"))
     args = parser.parse_args()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
@@ -48,7 +52,9 @@ def main() -> None:
         if args.screenshot:
             page.screenshot(path=args.screenshot, full_page=True)
         browser.close()
-    print(json.dumps({"page_load_seconds": round(load, 2), "first_classify_seconds": round(first, 2)}))
+    result = {"page_load_seconds": round(load, 2), "first_classify_seconds": round(first, 2)}
+    print(json.dumps(result))
+    write_result(args.out, result, vars(args))
 
 
 if __name__ == "__main__":

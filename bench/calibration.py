@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.episodes import Episode, load_clips, sample_episodes
+from bench.provenance import write_result
 from model.icl.channel import TEMPERATURE
 from model.icl.pipeline import RECIPES, ICLPipeline
 
@@ -61,13 +62,14 @@ def metrics(probs: list[np.ndarray], truth: list[int], bins: int = 10) -> dict:
 
 
 def fit_temperature(runs: list[tuple[np.ndarray, int, int]]) -> float:
-    """The temperature with the lowest NLL on ``runs`` (a log-spaced search: one parameter needs no optimiser)."""
-    grid = np.exp(np.linspace(math.log(1e-3), math.log(10), 400))
+    """The temperature in [1e-3, 10] with the lowest NLL on ``runs`` (bounded scalar search over log T)."""
+    from scipy.optimize import minimize_scalar
 
-    def nll(t: float) -> float:
+    def nll(log_t: float) -> float:
+        t = math.exp(log_t)
         return -float(np.mean([np.log(max(softmax(s / t)[y], 1e-12)) for s, y, _ in runs]))
 
-    return float(min(grid, key=nll))
+    return float(math.exp(minimize_scalar(nll, bounds=(math.log(1e-3), math.log(10)), method="bounded").x))
 
 
 def report(runs: list[tuple[np.ndarray, int, int]], fitted: float) -> dict:
@@ -102,8 +104,7 @@ def main() -> None:
         episodes = sample_episodes(load_clips(args.dev, task), way, 1, args.episodes, seed=0)
         result[f"{task} {way}-way 1-shot"] = report(run(pipeline, episodes), fitted)
         print(json.dumps({f"{task} {way}-way 1-shot": result[f"{task} {way}-way 1-shot"]}), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    write_result(args.out, result, vars(args) | {"shipped_temperature": TEMPERATURE})
     print(json.dumps(result, indent=1))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from bench.episodes import load_clips, sample_episodes
+from bench.provenance import write_result
 from model.audio import load_audio, resample
 from model.codec.model import LLMCodec
 
@@ -145,8 +146,7 @@ def main() -> None:
         f"{n}-way 1-shot": token_overlap_nn(codec, commands, n, args.episodes, seed=0) for n in (2, 5)
     }
     result["speed_cpu"] = speed(codec)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    write_result(args.out, result, vars(args))
     print(json.dumps(result, indent=1))
 
 

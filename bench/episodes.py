@@ -57,11 +57,11 @@ def sample_episodes(clips: list[dict], n_way: int | None, k_shot: int, count: in
     return episodes
 
 
-def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a proportion."""
+def wilson_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (scipy's)."""
+    from scipy.stats import binomtest
+
     if total == 0:
         return (0.0, 0.0)
-    p = correct / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * ((p * (1 - p) / total + z * z / (4 * total * total)) ** 0.5) / (1 + z * z / total)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    interval = binomtest(correct, total).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(interval.low), float(interval.high))

@@ -15,11 +15,14 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from bench.episodes import Episode, load_clips, sample_episodes, wilson_interval
+from bench.provenance import write_result
+from model.icl.pipeline import RECIPES
 
 
 class ProtocolClient:
@@ -62,14 +65,11 @@ def mfcc(path: str) -> np.ndarray:
 
 
 def dtw(a: np.ndarray, b: np.ndarray) -> float:
-    """Length-normalised dynamic-time-warping distance (Euclidean frame cost)."""
-    cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
-    acc = np.full((len(a) + 1, len(b) + 1), np.inf)
-    acc[0, 0] = 0.0
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            acc[i, j] = cost[i - 1, j - 1] + min(acc[i - 1, j], acc[i, j - 1], acc[i - 1, j - 1])
-    return float(acc[-1, -1] / (len(a) + len(b)))
+    """Length-normalised dynamic-time-warping distance between (T, d) sequences (Euclidean frame cost)."""
+    import librosa
+
+    accumulated, _ = librosa.sequence.dtw(a.T, b.T, metric="euclidean")
+    return float(accumulated[-1, -1] / (len(a) + len(b)))
 
 
 def mfcc_dtw_accuracy(episodes: list[Episode], cache: dict) -> int:
@@ -135,8 +135,9 @@ def main() -> None:
                     }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps({"rows": rows}, indent=1))  # after every cell: long runs keep results
+                recipes = {r: asdict(RECIPES[r]) for r in args.recipes}  # what each column means, as data
+                # after every cell: long runs keep their results
+                write_result(args.out, {"rows": rows}, vars(args) | {"recipe_options": recipes})
     for client in clients.values():
         client.close()
     print_table(rows)

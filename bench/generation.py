@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.provenance import write_result
 from model.audio import load_audio, resample
 from model.icl.pipeline import ICLPipeline, normalise_text
 
@@ -206,7 +207,7 @@ def main() -> None:
     if args.texts:
         report["synthesis"] = synthesis(pipeline, args.dev, args.texts)
     out = ROOT / "bench_results" / f"generation_{args.lm}.json"
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_result(out, report, vars(args))
     for task in ("enhancement", "synthesis"):
         if task in report:
             print(f"\n{task}: " + json.dumps(report[task]["mean"]))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.provenance import write_result
 from model.audio import Audio, load_audio
 from model.icl.pipeline import ClassifyOptions, ICLPipeline
 
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("bench_results/latency.json"))
     args = parser.parse_args()
     started = time.perf_counter()
     pipeline = ICLPipeline.from_pretrained(args.lm, device=args.device, dtype=args.dtype)
@@ -82,6 +84,7 @@ def main() -> None:
     tts = [(w, DEMO / f"tts/flite_slt/{i:02d}.flac") for i, w in enumerate(["zero", "one", "two", "three"])]
     result["synthesize_3_words_seconds"] = timed(lambda: pipeline.synthesize(tts, "3 1 2"), 1)
     print(json.dumps(result, indent=1))
+    write_result(args.out, result, vars(args))
 
 
 if __name__ == "__main__":

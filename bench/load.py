@@ -25,6 +25,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from bench.provenance import write_result
 from bench.serving import ROOT, running_app
 
 DEMO = ROOT / "demo_examples"
@@ -217,7 +218,7 @@ def main() -> None:
         }
         report["burst"] = burst(app.url, args.burst)
         report["rss_mb"]["after_burst"] = round(app.rss_mb(), 1)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_result(out, report, vars(args))
     print(json.dumps(report, indent=1))
     print(f"wrote {out}")
 

@@ -75,3 +75,24 @@ def test_repeated_support_sets_are_reused(server, clips):
     before = len(server._support)
     server.answer(request(clips, query={"path": clips["a2"]}))
     assert len(server._support) == before
+
+
+def test_support_sets_are_reused_and_the_oldest_evicted(clips):
+    server = FewShotServer(debug_pipeline(), keep=2)
+    built = []
+    original = server.pipeline.support_set
+    server.pipeline.support_set = lambda *args: built.append(1) or original(*args)
+    pairs = [("a1", "b1"), ("a2", "b2"), ("a1", "b2")]
+
+    def ask(a: str, b: str) -> None:
+        support = [{"path": clips[a], "label": "five"}, {"path": clips[b], "label": "nine"}]
+        assert "label" in server.answer(request(clips, support=support))
+
+    for a, b in pairs:
+        ask(a, b)
+    assert len(built) == 3
+    ask(*pairs[2])  # most recent: reused
+    ask(*pairs[1])  # still kept
+    assert len(built) == 3
+    ask(*pairs[0])  # the oldest was evicted: built again
+    assert len(built) == 4

@@ -9,8 +9,9 @@ import torch
 from model.audio import Audio
 from model.debug import debug_pipeline
 from model.icl.channel import channel_probabilities
-from model.icl.pipeline import ClassifyOptions, ICLPipeline, normalise_text
+from model.icl.pipeline import RECIPES, ClassifyOptions, ICLPipeline, normalise_text
 from model.icl.prompts import PromptOptions
+from model.icl.scorers import EvidenceKind, Scoring
 from model.lm.frozen import FrozenLM
 from tests.conftest import sine
 
@@ -71,7 +72,7 @@ def test_probabilities_sum_to_one_and_attention_covers_every_demo(pipeline):
     result = pipeline.classify(tone(310), DEMOS)
     assert set(result.probs) == {"yes", "no"}
     assert sum(result.probs.values()) == pytest.approx(1.0)
-    assert len(result.attention) == len(DEMOS) and sum(result.attention) == pytest.approx(1.0)
+    assert len(result.evidence) == len(DEMOS) and sum(result.evidence) == pytest.approx(1.0)
     assert result.label == max(result.probs, key=result.probs.get)
 
 
@@ -91,9 +92,32 @@ def test_a_support_set_is_reused_with_the_same_answers(pipeline):
         assert cached.probs == pytest.approx(again.probs, abs=1e-4)
 
 
-def test_the_paper_recipe_returns_one_of_the_labels(pipeline):
-    result = pipeline.classify(tone(300), DEMOS, ClassifyOptions(calibration="none", decoding="greedy"))
-    assert result.label in ("yes", "no") and sorted(result.probs.values())[-1] >= 0.5
+@pytest.mark.parametrize(("token", "label"), [(" A", "yes"), (" B", "no")])
+def test_the_paper_recipe_decodes_the_label_the_lm_prefers(pipeline, token, label):
+    result = rigged(pipeline, token, 25.0).classify(tone(300), DEMOS, RECIPES["paper"])
+    assert result.label == label and result.probs[label] == 1.0
+    assert result.evidence_kind == EvidenceKind.ATTENTION
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"scoring": "chanel"}, "Unknown scoring 'chanel': use one of 'direct', 'channel', 'greedy'"),
+        ({"calibration": "contentfree"}, "Unknown calibration 'contentfree'"),
+        ({"scoring": "channel", "calibration": "content_free"}, "direct scoring only"),
+        ({"scoring": "greedy", "calibration": "content_free"}, "direct scoring only"),
+        ({"clip_seconds": 0}, "clip_seconds must be positive"),
+    ],
+)
+def test_classify_options_are_checked_when_made(options, message):
+    with pytest.raises(ValueError, match=message):
+        ClassifyOptions(**options)
+
+
+def test_classify_options_take_strings_as_their_types():
+    options = ClassifyOptions(scoring="channel", calibration="none")
+    assert options.scoring is Scoring.CHANNEL and not options.calibrated
+    assert ClassifyOptions().calibrated and not ClassifyOptions(calibration="none").calibrated
 
 
 def test_letters_stand_for_the_labels(pipeline):
@@ -201,9 +225,10 @@ def test_normalise_text():
 
 def test_channel_scoring_gives_probabilities_and_evidence_per_demonstration(pipeline):
     result = pipeline.classify(tone(310), DEMOS, ClassifyOptions(scoring="channel"))
+    assert result.evidence_kind == EvidenceKind.CHANNEL_GAIN
     assert result.label in ("yes", "no")
     assert sum(result.probs.values()) == pytest.approx(1.0)
-    assert len(result.attention) == len(DEMOS) and sum(result.attention) == pytest.approx(1.0)
+    assert len(result.evidence) == len(DEMOS) and sum(result.evidence) == pytest.approx(1.0)
     assert any(s.role == "query" for s in result.prompt.segments)
 
 
@@ -215,9 +240,9 @@ def test_channel_scores_with_cached_prompts_equal_a_fresh_computation(pipeline):
     result = pipeline.classify(tone(310), support)
     lm, close = pipeline.lm, pipeline.builder.text(" >")
     expected = []
-    for c, prefix in enumerate(support.channel.label_prefixes):
+    for c, prefix in enumerate(support.state.label_prefixes):
         forward = lm.score(prefix.ids.tolist(), [query + close])[0]  # a fresh run, no cache reused
-        demos = list(support.channel.demo_ids[c])
+        demos = list(support.state.demo_ids[c])
         after = lm.score(_reverse_head(pipeline.builder, query), demos)
         before = lm.score(_reverse_head(pipeline.builder), demos)
         expected.append(float(forward + (after - before).mean()) / len(query))  # per query token

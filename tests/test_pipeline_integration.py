@@ -37,7 +37,7 @@ def test_the_checkpoint_reconstructs_a_clip_at_its_length(pipeline):
 def test_classify_with_real_models(pipeline):
     demos = [(clip("commands/five/flite_slt.flac"), "five"), (clip("commands/nine/flite_slt.flac"), "nine")]
     result = pipeline.classify(clip("commands/five/flite_rms.flac"), demos)
-    assert sum(result.probs.values()) == pytest.approx(1.0) and len(result.attention) == 2
+    assert sum(result.probs.values()) == pytest.approx(1.0) and len(result.evidence) == 2
 
 
 def test_fewshot_cli_answers_and_survives_a_broken_line():

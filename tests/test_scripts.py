@@ -27,3 +27,10 @@ def test_documented_command_shows_its_help_from_another_folder(command, tmp_path
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage:" in result.stdout
+
+
+def test_the_shipped_codec_is_where_the_pipeline_looks():
+    from model.icl.pipeline import DEFAULT_CODEC
+
+    assert DEFAULT_CODEC == ROOT / "checkpoints" / "codec"
+    assert (DEFAULT_CODEC / "config.json").is_file() and (DEFAULT_CODEC / "model.safetensors").is_file()

@@ -23,14 +23,6 @@ SOURCES = [
 ]
 
 
-def test_defaults_bind_loopback_without_share_and_limit_uploads():
-    settings = AppSettings()
-    assert settings.host == "127.0.0.1" and settings.share is False
-    assert settings.max_file_mb <= 20 and settings.max_clip_seconds <= 30 and settings.max_demos <= 64
-    assert settings.concurrency_limit == 1 and 0 < settings.max_queue <= 64
-    assert settings.max_prompt_tokens <= 8192
-
-
 def test_launch_passes_the_limits(monkeypatch):
     import importlib.util
 
@@ -88,3 +80,14 @@ def test_the_server_serves_no_file_outside_its_folders(server_url):
     for secret in ("/etc/passwd", str(ROOT / "README.md"), str(ROOT / "app.py")):
         assert status(f"gradio_api/file={secret}") >= 400
     assert status(f"gradio_api/file={EXAMPLES_DIR / 'commands/one/flite_slt.flac'}") == 200
+
+
+@pytest.mark.integration
+def test_the_server_refuses_an_upload_over_the_limit_and_keeps_serving(server_url):
+    import httpx
+
+    too_big = b"\0" * (AppSettings().max_file_mb * 2**20 + 1024)
+    refused = httpx.post(server_url + "gradio_api/upload", files={"files": ("big.wav", too_big)}, timeout=60)
+    assert refused.status_code == 413
+    accepted = httpx.post(server_url + "gradio_api/upload", files={"files": ("small.wav", b"RIFF")}, timeout=60)
+    assert accepted.status_code == 200

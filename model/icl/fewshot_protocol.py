@@ -11,18 +11,18 @@ episodes in a benchmark, so the last few are kept (their KV cache is the expensi
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 from model.icl.pipeline import ClassifyOptions, ICLPipeline, SupportSet
+from model.lru import LRUCache
 
 PROTOCOL = "fewshot-v1"
 
 
 class FewShotServer:
     def __init__(self, pipeline: ICLPipeline, options: ClassifyOptions = ClassifyOptions(), keep: int = 8):
-        self.pipeline, self.options, self.keep = pipeline, options, keep
-        self._support: OrderedDict[tuple, SupportSet] = OrderedDict()
+        self.pipeline, self.options = pipeline, options
+        self._support: LRUCache[SupportSet] = LRUCache(keep)
 
     def answer(self, line: str) -> dict:
         """The answer to one request line (never raises for a bad request: returns ``{"error": …}``)."""
@@ -47,15 +47,10 @@ class FewShotServer:
                 yield json.dumps(self.answer(line), ensure_ascii=False)
 
     def _support_set(self, labels: list[str], support: list[tuple[str, str]]) -> SupportSet:
+        # Order the demos by the request's label list, so the prompt names labels in that order.
+        ordered = sorted(support, key=lambda item: labels.index(item[1]))
         key = (tuple(labels), tuple(support))
-        if key not in self._support:
-            # Order the demos by the request's label list, so the prompt names labels in that order.
-            ordered = sorted(support, key=lambda item: labels.index(item[1]))
-            self._support[key] = self.pipeline.support_set(ordered, self.options)
-            if len(self._support) > self.keep:
-                self._support.popitem(last=False)
-        self._support.move_to_end(key)
-        return self._support[key]
+        return self._support.get_or_make(key, lambda: self.pipeline.support_set(ordered, self.options))
 
 
 def _parse(request) -> tuple[list[str], list[tuple[str, str]], str]:

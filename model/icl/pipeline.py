@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,53 +20,68 @@ import torch
 from model.audio import Audio, AudioLimits, load_audio
 from model.codec.codes import Codes
 from model.codec.model import LLMCodec
-from model.icl.channel import ChannelSupport, channel_probabilities, channel_scores, channel_support
+from model.icl.channel import ChannelSupport
 from model.icl.context import ANSWER_RESERVE, Budget, ClipCost, check_classify_fits, check_generation_fits
 from model.icl.prompts import Prompt, PromptBuilder, PromptOptions, audio_ids, concat, label_names
 from model.icl.results import AudioResult, ClassifyResult, TokenizedClip
+from model.icl.scorers import SCORERS, Calibration, PrefixState, Scorer, Scoring, parse_choice
 from model.lm.frozen import FrozenLM, Prefix
+from model.lru import LRUCache
 from model.vocab import VocabMap, check_codec_binding
 
-DEFAULT_CODEC = Path(__file__).resolve().parent.parent / "checkpoints" / "codec"
+DEFAULT_CODEC = Path(__file__).resolve().parents[2] / "checkpoints" / "codec"
 AudioLike = str | Path | Audio | np.ndarray
 DIGIT_WORDS = dict(enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")))
 
 
 @dataclass(frozen=True)
 class ClassifyOptions:
+    """How to classify. Strings are accepted for the choices and checked here (``ValueError`` on a typo)."""
+
     prompt: PromptOptions = field(default_factory=PromptOptions)
-    calibration: str = "content_free"  # content_free | none
-    decoding: str = "score"  # score: each label as a whole | greedy: the paper's restricted greedy decoding
+    scoring: Scoring = Scoring.DIRECT  # direct | channel | greedy (the paper's), see ``scorers.py``
+    calibration: Calibration | None = None  # direct scoring only: content_free (its default) or none
     clip_seconds: float | None = None  # cut every clip to this length (the paper's recipe uses 1 s)
-    # direct: the LLM writes the label after the query | channel: the LLM reads the query after each label's
-    # demonstrations and the demonstrations after the query (model/channel.py); calibration then does not apply
-    scoring: str = "direct"
+
+    def __post_init__(self):
+        scoring = parse_choice(Scoring, self.scoring, "scoring")
+        object.__setattr__(self, "scoring", scoring)
+        if self.calibration is not None:
+            calibration = parse_choice(Calibration, self.calibration, "calibration")
+            if scoring != Scoring.DIRECT and calibration != Calibration.NONE:
+                raise ValueError(f"Calibration applies to direct scoring only, not to {scoring.value} scoring.")
+            object.__setattr__(self, "calibration", calibration)
+        if self.clip_seconds is not None and not self.clip_seconds > 0:
+            raise ValueError(f"clip_seconds must be positive (or None to keep whole clips), got {self.clip_seconds}.")
+
+    @property
+    def calibrated(self) -> bool:
+        return self.scoring == Scoring.DIRECT and self.calibration != Calibration.NONE
 
 
 RECIPES = {
     "ours": ClassifyOptions(),
     # Levels 0 + 1: on 100 dev episodes of commands, 0.86 / 0.70 (2- / 5-way 1-shot) against 0.82 / 0.69 with level
     # 0 alone and 0.84 / 0.69 with all three (a 1-s clip is only ~4 level-0 tokens once repeats are collapsed).
-    "channel": ClassifyOptions(PromptOptions(levels=(0, 1)), scoring="channel"),
+    "channel": ClassifyOptions(PromptOptions(levels=(0, 1)), scoring=Scoring.CHANNEL),
     # The paper's: level 0 only, clips cut to 1 s, greedy decoding restricted to label tokens, no calibration.
-    "paper": ClassifyOptions(
-        PromptOptions(collapse_repeats=False), calibration="none", decoding="greedy", clip_seconds=1.0
-    ),
+    "paper": ClassifyOptions(PromptOptions(collapse_repeats=False), scoring=Scoring.GREEDY, clip_seconds=1.0),
 }
 
 
 @dataclass(frozen=True)
 class SupportSet:
-    """A classification prompt prefix, run once: reuse it for any number of queries."""
+    """A classification support set, prepared once by its scorer: reuse it for any number of queries."""
 
     labels: tuple[str, ...]
     names: tuple[str, ...]  # what the LLM writes for each label
-    prompt: Prompt
-    prefix: Prefix | None  # direct scoring's instruction + demonstrations (None for channel scoring)
-    content_free: torch.Tensor  # (labels,) scores for an empty query: the LLM's bias per label
     options: ClassifyOptions
+    state: PrefixState | ChannelSupport  # the scorer's prepared state (cached instruction + demonstrations)
     clips: tuple[TokenizedClip, ...] = ()  # the demonstrations as encoded (to size a query against the context)
-    channel: ChannelSupport | None = None  # channel scoring's per-label prompts
+
+    @property
+    def prompt(self) -> Prompt:
+        return self.state.prompt
 
 
 class ICLPipeline:
@@ -89,9 +102,7 @@ class ICLPipeline:
         self.max_demos = max_demos
         self.max_prompt_tokens = max_prompt_tokens  # below the LLM's context: bounds latency on a server
         self.builder = PromptBuilder(lm.encode_text)
-        self._clips: OrderedDict[str, TokenizedClip] = OrderedDict()
-        self._lock = threading.Lock()
-        self._cache_size = cache_size
+        self._clips: LRUCache[TokenizedClip] = LRUCache(cache_size)  # thread-safe: a server may run requests at once
 
     @classmethod
     def from_pretrained(
@@ -122,23 +133,21 @@ class ICLPipeline:
         if clip_seconds:
             audio = Audio(audio.samples[: int(clip_seconds * audio.sample_rate)], audio.sample_rate, audio.name)
         key = hashlib.sha1(audio.samples.tobytes()).hexdigest()
-        with self._lock:
-            clip = self._clips.get(key)
-        if clip is None:
+
+        def encode() -> TokenizedClip:
             codes = self.codec.encode(audio)
-            clip = TokenizedClip(audio, codes, self.vocab.to_token_ids(codes), self.vocab.to_text(codes))
-        with self._lock:  # a server may run several requests at once (concurrency limit > 1 on a GPU)
-            self._clips[key] = clip
-            self._clips.move_to_end(key)
-            while len(self._clips) > self._cache_size:
-                self._clips.popitem(last=False)
-        return clip
+            return TokenizedClip(audio, codes, self.vocab.to_token_ids(codes), self.vocab.to_text(codes))
+
+        return self._clips.get_or_make(key, encode)
 
     # --- classify ---------------------------------------------------------------------------------------------
+    def scorer(self, scoring: Scoring) -> Scorer:
+        return SCORERS[scoring](self.lm, self.builder)
+
     def support_set(
         self, demos: Sequence[tuple[AudioLike, str]], options: ClassifyOptions = ClassifyOptions()
     ) -> SupportSet:
-        """Check and encode the demonstrations, build the prompt prefix and run it once."""
+        """Check and encode the demonstrations, build the prompt prefix and let the scorer prepare it once."""
         labels = _check_labels([label for _, label in demos], self.max_demos)
         names = label_names(labels, options.prompt)
         name_of = dict(zip(labels, names, strict=True))
@@ -151,17 +160,8 @@ class ICLPipeline:
         ]
         prompt = self.builder.classify_prefix(pieces, names, options.prompt)
         self._check_fits(prompt, clips, options.prompt)
-        if options.scoring == "channel":
-            indexed = [(p, names.index(name)) for p, name in pieces]
-            channel = channel_support(self.lm, self.builder, indexed, names, options.prompt)
-            zeros = torch.zeros(len(labels))
-            return SupportSet(tuple(labels), tuple(names), channel.prompt, None, zeros, options, tuple(clips), channel)
-        prefix = self.lm.prefix(prompt.ids)
-        content_free = torch.zeros(len(labels))
-        if options.calibration == "content_free":
-            empty = self.builder.query([[] for _ in options.prompt.levels], options.prompt.levels)
-            content_free = self._score_labels(self.lm.extend(prefix, empty.ids), names)
-        return SupportSet(tuple(labels), tuple(names), prompt, prefix, content_free, options, tuple(clips))
+        state = self.scorer(options.scoring).prepare(prompt, pieces, names, options.prompt, options.calibrated)
+        return SupportSet(tuple(labels), tuple(names), options, state, tuple(clips))
 
     def classify(
         self,
@@ -170,48 +170,27 @@ class ICLPipeline:
         options: ClassifyOptions | None = None,
         explain: bool = True,
     ) -> ClassifyResult:
-        """The label of ``query`` given labelled demonstrations (or a ``SupportSet`` built earlier)."""
+        """The label of ``query`` given labelled demonstrations (or a ``SupportSet`` built earlier).
+        ``explain`` adds the per-demonstration evidence (an extra LLM call for direct scoring)."""
         started = time.perf_counter()
         if not isinstance(support, SupportSet):
             support = self.support_set(support, options or ClassifyOptions())
         opts = support.options
+        scorer = self.scorer(opts.scoring)
         clip = self.tokenize(query, "the query", opts.clip_seconds)
-        if support.channel is not None:
-            return self._classify_channel(support, clip, started)
-        query_prompt = self.builder.query(self._pieces(clip, opts.prompt), opts.prompt.levels)
-        if len(support.prefix) + len(query_prompt) + ANSWER_RESERVE > self.budget.tokens:
+        pieces = self._pieces(clip, opts.prompt)
+        query_tokens = sum(map(len, pieces)) + 2 * len(pieces)
+        if scorer.prefix_length(support.state) + query_tokens + ANSWER_RESERVE > self.budget.tokens:
             self._check_fits(support.prompt, support.clips, opts.prompt, clip)
-        extended = self.lm.extend(support.prefix, query_prompt.ids)
-        scores = self._score_labels(extended, support.names)
-        if opts.decoding == "greedy":
-            probs = self._greedy_choice(extended, support.names)
-        else:
-            probs = torch.softmax(scores - support.content_free, dim=0)
-        prompt = concat(support.prompt, query_prompt)
-        attention = self._demo_attention(support, query_prompt, prompt) if explain else []
-        best = int(torch.argmax(probs))
+        decision = scorer.decide(support.state, support.names, pieces, opts.prompt, explain)
+        best = int(torch.argmax(decision.probs))
         return ClassifyResult(
             support.labels[best],
-            dict(zip(support.labels, probs.tolist(), strict=True)),
-            dict(zip(support.labels, scores.tolist(), strict=True)),
-            prompt,
-            attention,
-            time.perf_counter() - started,
-        )
-
-    def _classify_channel(self, support: SupportSet, clip: TokenizedClip, started: float) -> ClassifyResult:
-        options = support.options.prompt
-        pieces = self._pieces(clip, options)
-        scores, evidence = channel_scores(self.lm, self.builder, support.channel, pieces, options)
-        probs = channel_probabilities(scores)
-        query = Prompt()
-        self.builder.add_audio(query, "query", pieces, options.levels, None)
-        return ClassifyResult(
-            support.labels[int(torch.argmax(probs))],
-            dict(zip(support.labels, probs.tolist(), strict=True)),
-            dict(zip(support.labels, scores.tolist(), strict=True)),
-            concat(support.prompt, query),
-            evidence,
+            dict(zip(support.labels, decision.probs.tolist(), strict=True)),
+            dict(zip(support.labels, decision.scores.tolist(), strict=True)),
+            concat(support.prompt, decision.query),
+            decision.evidence,
+            scorer.evidence_kind,
             time.perf_counter() - started,
         )
 
@@ -230,31 +209,6 @@ class ICLPipeline:
         pieces = self._pieces(clip, options)
         level0 = audio_ids(clip.token_ids, (0,), options.collapse_repeats)
         return ClipCost(clip.audio.duration, sum(map(len, pieces)) + 2 * len(pieces), len(level0[0]) + 2)
-
-    def _score_labels(self, prefix: Prefix, names: Sequence[str]) -> torch.Tensor:
-        return self.lm.score(prefix, [self.builder.answer_ids(n) for n in names])
-
-    def _greedy_choice(self, prefix: Prefix, names: Sequence[str]) -> torch.Tensor:
-        """The paper's recipe: greedy decoding restricted, step by step, to the tokens of the labels."""
-        candidates = [self.builder.text(" " + n) for n in names]
-        alive = list(range(len(names)))
-        for step in range(max(map(len, candidates))):
-            allowed = sorted({candidates[i][step] for i in alive if step < len(candidates[i])})
-            if len(alive) == 1 or not allowed:
-                break
-            token = int(self.lm.generate(prefix, [allowed], 1)[0])
-            alive = [i for i in alive if step < len(candidates[i]) and candidates[i][step] == token]
-            prefix = self.lm.extend(prefix, [token])
-        probs = torch.zeros(len(names))
-        probs[alive] = 1.0 / len(alive)
-        return probs
-
-    def _demo_attention(self, support: SupportSet, query: Prompt, prompt: Prompt) -> list[float]:
-        weights = self.lm.attention_from_last(support.prefix, query.ids)
-        spans = prompt.spans("demo")
-        totals = [float(weights[slice(*spans[i])].sum()) if i in spans else 0.0 for i in range(len(spans))]
-        total = sum(totals) or 1.0
-        return [t / total for t in totals]
 
     # --- enhance and synthesize -------------------------------------------------------------------------------
     def enhance(

@@ -9,6 +9,7 @@ import torch
 from model.audio import Audio
 from model.codec.codes import Codes
 from model.icl.prompts import Prompt
+from model.icl.scorers import EvidenceKind
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class ClassifyResult:
     probs: dict[str, float]  # calibrated probabilities, summing to 1
     scores: dict[str, float]  # raw: direct, total log-prob of each answer; channel, log-prob per query token
     prompt: Prompt  # instruction + demonstrations + query, up to "Output:"
-    attention: list[float]  # per demonstration: its share of the attention paid at the answer position
+    evidence: list[float]  # per demonstration, shares summing to 1 (empty when not asked for); see evidence_kind
+    evidence_kind: EvidenceKind  # attention share at the answer (direct, greedy) or channel gain (channel)
     seconds: float
 
 
