@@ -38,13 +38,11 @@ def _pair(value: str, sep: str, form: str, last: bool = False) -> tuple[str, str
 def cmd_tokens(args: argparse.Namespace) -> int:
     from model.audio import load_audio
     from model.codec.model import LLMCodec
-    from model.lm import store as lm_store
-    from model.vocab import VocabMap, VocabTables
+    from model.vocab import VocabTables
 
-    codec = LLMCodec.from_pretrained(args.codec)
-    tokenizer, _ = lm_store.tokenizer_and_embeddings(codec.config.lm)
+    codec = LLMCodec.from_pretrained(args.codec)  # the codes are table strings: no LLM is needed to show them
     codes = codec.encode(load_audio(args.file))
-    text = VocabMap.for_tokenizer(VocabTables.load(), tokenizer).to_text(codes)
+    text = VocabTables.load().to_text(codes)
     for level, (words, rate) in enumerate(zip(text, codec.config.frame_rates, strict=True)):
         print(f"level {level} ({rate:.1f}/s, {len(words)} tokens): {' '.join(words)}")
     return 0

@@ -44,6 +44,16 @@ class VocabTables:
         """The exact text of each table entry as it appears in a prompt (words carry their leading space)."""
         return [" " + w for w in self.words] if level == 0 else list(self.subwords)
 
+    def to_text(self, codes: Codes) -> list[list[str]]:
+        """Per level, the table strings of the codes (words without their leading space): needs no LLM."""
+        out = []
+        for level, level_codes in enumerate(codes.levels):
+            table = self.table(level)
+            if level_codes.numel() and (int(level_codes.min()) < 0 or int(level_codes.max()) >= len(table)):
+                raise ValueError(f"Level {level} codes must lie in [0, {len(table)}).")
+            out.append([table[i] for i in level_codes.tolist()])
+        return out
+
     @cached_property
     def hash(self) -> str:
         """A stable 16-hex-digit fingerprint of both tables; a codec checkpoint records it."""
@@ -102,10 +112,7 @@ class VocabMap:
 
     def to_text(self, codes: Codes) -> list[list[str]]:
         """Per level, the table strings of the codes (words without their leading space)."""
-        return [
-            [self.tables.table(level)[i] for i in self._checked(level, c).tolist()]
-            for level, c in enumerate(codes.levels)
-        ]
+        return self.tables.to_text(codes)
 
     def _checked(self, level: int, codes: torch.Tensor) -> torch.Tensor:
         size = len(self.tables.table(level))

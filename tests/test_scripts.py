@@ -20,6 +20,7 @@ SCRIPTS = [
 ]
 
 
+@pytest.mark.integration  # a fresh interpreter per script: ~2 s each
 @pytest.mark.parametrize("command", SCRIPTS, ids=lambda c: c[-1].rsplit("/", 1)[-1])
 def test_documented_command_shows_its_help_from_another_folder(command, tmp_path):
     result = subprocess.run(
