@@ -4,6 +4,7 @@ becomes a message the user can act on, and the server goes on serving."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from pathlib import Path
 
@@ -16,18 +17,51 @@ from components.spectrogram import spectrogram_image
 from components.support_editor import labelled_files, rows_from_files
 from components.token_view import level_view, token_view
 from model.audio import Audio
-from model.icl.pipeline import ClassifyOptions, ICLPipeline
+from model.icl.pipeline import ClassifyOptions, ICLPipeline, SupportSet
 from model.icl.prompts import PromptOptions
+from model.lru import LRUCache
 
 logger = logging.getLogger(__name__)
-LEVEL_CHOICES = {"level 0 (words)": (0,), "levels 0–1": (0, 1), "all levels": (0, 1, 2)}
+# (what the user reads, what the API takes): clients send the stable values, e.g. levels="0,1", scoring="channel".
+LEVEL_CHOICES = [("level 0 (words)", "0"), ("levels 0–1", "0,1"), ("all levels", "0,1,2")]
 # The first is the app's default: channel scoring is far more accurate with many labels (5-way 1-shot spoken
-# commands 0.70 vs 0.40, bench/fewshot.py) at about 3x the time, which a person waiting for one answer can spare.
-SCORING_CHOICES = {
-    "read the clip after each label (channel, more accurate)": "channel",
-    "write the label (direct, fast)": "direct",
-}
-DIRECT_CHOICE = next(choice for choice, scoring in SCORING_CHOICES.items() if scoring == "direct")
+# commands 0.72 vs 0.40, bench/fewshot.py) at about 3x the time, which a person waiting for one answer can spare.
+SCORING_CHOICES = [
+    ("read the clip after each label (channel, more accurate)", "channel"),
+    ("write the label (direct, fast)", "direct"),
+]
+SUPPORT_SETS_KEPT = 8  # recently used support sets (their KV caches: a few MB each on the CPU)
+
+
+def choice_value(value, choices: list[tuple[str, str]], name: str) -> str:
+    """The API value of a choice; a ``ValueError`` listing the valid values for anything else."""
+    values = [v for _, v in choices]
+    if value not in values:
+        raise ValueError(f"Unknown {name} {str(value)[:40]!r}: use one of {', '.join(map(repr, values))}.")
+    return value
+
+
+def levels_of(value) -> tuple[int, ...]:
+    return tuple(int(level) for level in choice_value(value, LEVEL_CHOICES, "levels").split(","))
+
+
+def pair_by_name(noisy: list[str], clean: list[str]) -> list[tuple[str, str]]:
+    """Pairs in the order of the uploaded files' names. Gradio keeps each upload's name but puts it in a folder
+    named by its content hash, so sorting whole paths would pair clips by hash order."""
+    if not noisy or len(noisy) != len(clean):
+        raise ValueError(
+            f"Give as many clean clips as noisy ones (now {len(noisy)} noisy, {len(clean)} clean); "
+            "pairs are matched by file name order."
+        )
+
+    def by_name(paths: list[str]) -> list[str]:
+        return sorted(paths, key=lambda p: (Path(p).name.lower(), p))
+
+    return list(zip(by_name(noisy), by_name(clean), strict=True))
+
+
+def _content_key(path: str) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
 def user_errors(handler):
@@ -57,8 +91,11 @@ def to_widget(audio: Audio) -> tuple[int, np.ndarray]:
 
 
 class Handlers:
-    def __init__(self, pipeline: ICLPipeline):
+    def __init__(self, pipeline: ICLPipeline, support_sets_kept: int = SUPPORT_SETS_KEPT):
         self.pipeline = pipeline
+        # Keyed by the clips' contents, their labels and the options: a second query against the same
+        # demonstrations costs what the library's cached path costs, not a new support set.
+        self._support_sets: LRUCache[SupportSet] = LRUCache(support_sets_kept)
 
     def _audio(self, value, name: str) -> Audio:
         """A widget's audio: a file path, or (sample rate, samples) as gr.Audio(type="numpy") gives it."""
@@ -85,12 +122,13 @@ class Handlers:
             raise ValueError("Add a query clip (upload or record) to classify.")
         demos = labelled_files(files, rows)
         options = ClassifyOptions(
-            PromptOptions(levels=LEVEL_CHOICES.get(levels, (0,))),
+            PromptOptions(levels=levels_of(levels)),
             clip_seconds=float(clip_seconds or 0) or None,
-            scoring=SCORING_CHOICES.get(scoring, next(iter(SCORING_CHOICES.values()))),
+            scoring=choice_value(scoring or SCORING_CHOICES[0][1], SCORING_CHOICES, "scoring"),
         )
         progress(0.2, desc="Encoding the clips and reading the demonstrations")
-        support = self.pipeline.support_set(demos, options)
+        key = (tuple((_content_key(path), label) for path, label in demos), options)
+        support = self._support_sets.get_or_make(key, lambda: self.pipeline.support_set(demos, options))
         progress(0.7, desc="Scoring every label")
         result = self.pipeline.classify(self._audio(query, "the query"), support)
         names = [Path(p).name for p, _ in demos]
@@ -126,17 +164,12 @@ class Handlers:
     # --- enhance ----------------------------------------------------------------------------------------------
     @user_errors
     def enhance(self, noisy_files, clean_files, query, progress=gr.Progress()):
-        noisy, clean = sorted(noisy_files or []), sorted(clean_files or [])
-        if not noisy or len(noisy) != len(clean):
-            raise ValueError(
-                f"Give as many clean clips as noisy ones (now {len(noisy)} noisy, {len(clean)} clean); "
-                "pairs are matched by file name order."
-            )
+        pairs = pair_by_name(list(noisy_files or []), list(clean_files or []))
         if not query:
             raise ValueError("Add the noisy clip to enhance.")
         progress(0.1, desc="The LLM writes clean tokens, level by level (about half a minute on a CPU)")
         before = self._audio(query, "the noisy clip")
-        result = self.pipeline.enhance(list(zip(noisy, clean, strict=True)), before)
+        result = self.pipeline.enhance(pairs, before)
         return (
             to_widget(result.audio),
             spectrogram_image(before.samples),

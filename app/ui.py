@@ -14,6 +14,9 @@ from model.icl.pipeline import ICLPipeline
 # Every event that runs the codec or the LLM shares one concurrency group: the queue's limit is for all of them
 # together (not per event), so a CPU runs one model call at a time and memory stays bounded.
 MODELS = "models"
+# Events that only fill widgets are not part of the API: clients call classify, enhance, synthesize, explore,
+# reconstruct.
+PLUMBING = "private"
 INTRO = """# UniAudio 1.5 — a frozen LLM learns audio tasks from a few examples
 An audio codec whose codebooks are the **frozen token embeddings of an LLM** turns each clip into the LLM's own
 words. Shown a few labelled demonstrations in that "foreign language", the frozen LLM classifies, denoises or
@@ -50,8 +53,8 @@ def _classify_tab(h: Handlers) -> None:
         with gr.Column(scale=2):
             query = gr.Audio(label="Query clip", sources=["upload", "microphone"], type="filepath")
             # Levels 0-1 by default: channel scoring (the default below) is measured best with them (bench/fewshot.py).
-            levels = gr.Radio(list(LEVEL_CHOICES), value="levels 0–1", label="Codec levels shown to the LLM")
-            scoring = gr.Radio(list(SCORING_CHOICES), value=next(iter(SCORING_CHOICES)), label="How the LLM decides")
+            levels = gr.Radio(LEVEL_CHOICES, value="0,1", label="Codec levels shown to the LLM")
+            scoring = gr.Radio(SCORING_CHOICES, value=SCORING_CHOICES[0][1], label="How the LLM decides")
             cut = gr.Slider(
                 0, 30, value=0, step=0.5, label="Cut every clip to (seconds; 0 = whole clips; for long support sets)"
             )
@@ -74,7 +77,9 @@ def _classify_tab(h: Handlers) -> None:
             clip = gr.Dropdown(label="Hear a clip as the codec reconstructs it", choices=[])
             replay = gr.Button("Reconstruct")
             heard = gr.Audio(label="Reconstruction", interactive=False)
-    files.change(h.demo_rows, [files, rows], rows, api_name="demo_labels", show_progress="hidden")
+    files.change(
+        h.demo_rows, [files, rows], rows, api_name="demo_labels", api_visibility=PLUMBING, show_progress="hidden"
+    )
     run.click(
         on_gpu(h.classify),
         [files, rows, query, levels, cut, scoring],
@@ -83,7 +88,7 @@ def _classify_tab(h: Handlers) -> None:
         concurrency_id=MODELS,
     )
     replay.click(h.reconstruct, [clip, files, query], heard, api_name="reconstruct", concurrency_id=MODELS)
-    load.click(h.classify_example, example, [files, rows, query], api_name="classify_example")
+    load.click(h.classify_example, example, [files, rows, query], api_name="classify_example", api_visibility=PLUMBING)
 
 
 def _enhance_tab(h: Handlers) -> None:
@@ -111,7 +116,7 @@ def _enhance_tab(h: Handlers) -> None:
         api_name="enhance",
         concurrency_id=MODELS,
     )
-    load.click(h.enhance_example, None, [noisy, clean, query], api_name="enhance_example")
+    load.click(h.enhance_example, None, [noisy, clean, query], api_name="enhance_example", api_visibility=PLUMBING)
 
 
 def _synthesize_tab(h: Handlers) -> None:
@@ -123,7 +128,9 @@ def _synthesize_tab(h: Handlers) -> None:
             run, load, timing = _actions("Synthesize")
             output = gr.Audio(label="Generated audio", interactive=False)
     prompt = _tokens("Prompt and generated tokens")
-    files.change(h.demo_rows, [files, rows], rows, api_name="synthesis_texts", show_progress="hidden")
+    files.change(
+        h.demo_rows, [files, rows], rows, api_name="synthesis_texts", api_visibility=PLUMBING, show_progress="hidden"
+    )
     run.click(
         on_gpu(h.synthesize),
         [files, rows, text],
@@ -131,7 +138,7 @@ def _synthesize_tab(h: Handlers) -> None:
         api_name="synthesize",
         concurrency_id=MODELS,
     )
-    load.click(h.synthesize_example, None, [files, rows, text], api_name="synthesize_example")
+    load.click(h.synthesize_example, None, [files, rows, text], api_name="synthesize_example", api_visibility=PLUMBING)
 
 
 def _explorer_tab(h: Handlers) -> None:
@@ -154,7 +161,7 @@ def _explorer_tab(h: Handlers) -> None:
         api_name="explore",
         concurrency_id=MODELS,
     )
-    load.click(h.explorer_example, None, source, api_name="explorer_example")
+    load.click(h.explorer_example, None, source, api_name="explorer_example", api_visibility=PLUMBING)
 
 
 def build_demo(pipeline: ICLPipeline, settings: AppSettings = AppSettings()) -> gr.Blocks:

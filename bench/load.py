@@ -63,8 +63,6 @@ class User:
     def send(self, kind: str) -> None:
         from gradio_client import handle_file
 
-        from app.handlers import DIRECT_CHOICE
-
         rng = self.rng
         if kind == "classify":
             words = rng.sample(WORDS, 3)
@@ -76,9 +74,9 @@ class User:
                 [handle_file(str(p)) for p in demos],
                 rows,
                 query,
-                "level 0 (words)",
+                "0",
                 0,
-                DIRECT_CHOICE,
+                "direct",
                 api_name="/classify",
             )
             assert result[0]["label"] in words
@@ -144,14 +142,12 @@ def burst(url: str, count: int) -> dict:
     """``count`` classify jobs submitted at once: each must end answered or told that the queue is full."""
     from gradio_client import Client, handle_file
 
-    from app.handlers import DIRECT_CHOICE
-
     client = Client(url, verbose=False)
     words = ["one", "two", "three"]
     demos = [command_clip(w, "flite_slt") for w in words]
     rows = table([[p.name, w] for p, w in zip(demos, words, strict=True)], "label")
     args = ([handle_file(str(p)) for p in demos], rows, handle_file(str(command_clip("two", "flite_rms"))))
-    jobs = [client.submit(*args, "level 0 (words)", 0, DIRECT_CHOICE, api_name="/classify") for _ in range(count)]
+    jobs = [client.submit(*args, "0", 0, "direct", api_name="/classify") for _ in range(count)]
     ranks: list[int] = []
     outcomes: Counter = Counter()
     deadline = time.time() + 600

@@ -24,7 +24,7 @@ import soundfile as sf
 RATE = 16_000
 APP_LIMIT_MB = 20  # the app's default upload limit (AppSettings.max_file_mb), also given to the library here
 CLI_PROMPT_TOKENS = 160  # the CLI run's --max-prompt-tokens: its prompts are level 0 only (repeats collapsed), so small
-ALL_LEVELS = "all levels"
+ALL_LEVELS = "0,1,2"
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Request:
     task: str  # classify | enhance | synthesize
     demos: list[tuple[str, str]]  # classify: (path, label); enhance: (noisy, clean); synthesize: (path, text)
     query: str  # a path (classify, enhance) or the text to speak (synthesize)
-    levels: str = "level 0 (words)"  # the app's level choice (classify)
+    levels: str = "0"  # the app's level choice (classify), as the API takes it
     labels: list[str] | None = None  # fewshot-v1's label list, when it differs from the demos' labels
 
 
@@ -244,12 +244,12 @@ class Library:
         return cls(ICLPipeline.from_pretrained(lm, limits=limits))
 
     def send(self, request: Request) -> str:
-        from app.handlers import LEVEL_CHOICES
+        from app.handlers import levels_of
         from model.icl.pipeline import ClassifyOptions
         from model.icl.prompts import PromptOptions
 
         if request.task == "classify":
-            options = ClassifyOptions(PromptOptions(levels=LEVEL_CHOICES[request.levels]))
+            options = ClassifyOptions(PromptOptions(levels=levels_of(request.levels)))
             return self.pipeline.classify(request.query, request.demos, options).label
         if request.task == "enhance":
             return f"{self.pipeline.enhance(request.demos, request.query).audio.duration:.2f} s"
@@ -270,13 +270,11 @@ class Server:
     def send(self, request: Request) -> str:
         from gradio_client import handle_file
 
-        from app.handlers import DIRECT_CHOICE
-
         files = [handle_file(path) for path, _ in request.demos]
         table = {"headers": ["clip", "label"], "data": [[Path(p).name, t] for p, t in request.demos], "metadata": None}
         if request.task == "classify":
             answer = self.client.predict(
-                files, table, handle_file(request.query), request.levels, 0, DIRECT_CHOICE, api_name="/classify"
+                files, table, handle_file(request.query), request.levels, 0, "direct", api_name="/classify"
             )[0]
             return answer["label"]
         if request.task == "enhance":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -34,7 +36,7 @@ def test_classify_with_file_paths(handlers, files):
     demos = [files[k] for k in ("dog_1", "cat_1", "dog_2", "cat_2")]
     rows = handlers.demo_rows(demos, None)
     assert [r[1] for r in rows] == ["dog", "cat", "dog", "cat"]
-    probs, view, attention, choices, _timing = handlers.classify(demos, rows, files["query"], "level 0 (words)")
+    probs, view, attention, choices, _timing = handlers.classify(demos, rows, files["query"], "0")
     assert set(probs) == {"dog", "cat"} and sum(probs.values()) == pytest.approx(1.0)
     assert {c for _, c in view if c} >= {"instruction", "demo L0", "label", "query L0"}
     assert len(attention) == 4 and sum(r[2] for r in attention) == pytest.approx(100, abs=0.5)
@@ -43,11 +45,11 @@ def test_classify_with_file_paths(handlers, files):
     assert heard[0] == 16_000 and heard[1].dtype == np.int16
 
 
-@pytest.mark.parametrize("scoring", list(SCORING_CHOICES))
+@pytest.mark.parametrize("scoring", [value for _, value in SCORING_CHOICES])
 def test_classify_with_each_scoring_and_cut_clips(handlers, files, scoring):
     demos = [files[k] for k in ("dog_1", "cat_1")]
     rows = handlers.demo_rows(demos, None)
-    probs, view, attention, _, _ = handlers.classify(demos, rows, files["query"], "all levels", 0.5, scoring)
+    probs, view, attention, _, _ = handlers.classify(demos, rows, files["query"], "0,1,2", 0.5, scoring)
     assert set(probs) == {"dog", "cat"} and sum(probs.values()) == pytest.approx(1.0)
     assert len(attention) == 2
 
@@ -55,17 +57,15 @@ def test_classify_with_each_scoring_and_cut_clips(handlers, files, scoring):
 def test_classify_with_numpy_audio_and_edited_labels(handlers, files):
     demos = [files["dog_1"], files["cat_1"]]
     rows = [["dog_1.wav", "woof"], ["cat_1.wav", "meow"]]
-    probs, *_ = handlers.classify(
-        demos, rows, (16_000, (sine(0.5, 16_000, 300) * 32767).astype(np.int16)), "all levels"
-    )
+    probs, *_ = handlers.classify(demos, rows, (16_000, (sine(0.5, 16_000, 300) * 32767).astype(np.int16)), "0,1,2")
     assert set(probs) == {"woof", "meow"}
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (([], None, "q", "level 0 (words)"), "Drag in labelled demonstration"),
-        ((["x"], None, None, "level 0 (words)"), "Add a query clip"),
+        (([], None, "q", "0"), "Drag in labelled demonstration"),
+        ((["x"], None, None, "0"), "Add a query clip"),
     ],
 )
 def test_missing_inputs_become_friendly_errors(handlers, args, message):
@@ -77,9 +77,9 @@ def test_library_errors_reach_the_user(handlers, files, tmp_path):
     broken = tmp_path / "broken.wav"
     broken.write_text("not audio")
     with pytest.raises(gr.Error, match=r"the query \(broken\.wav\): could not be read as audio"):
-        handlers.classify([files["dog_1"], files["cat_1"]], None, str(broken), "level 0 (words)")
+        handlers.classify([files["dog_1"], files["cat_1"]], None, str(broken), "0")
     with pytest.raises(gr.Error, match="at least two different labels"):
-        handlers.classify([files["dog_1"], files["dog_2"]], None, files["query"], "level 0 (words)")
+        handlers.classify([files["dog_1"], files["dog_2"]], None, files["query"], "0")
 
 
 def test_enhance_synthesize_and_explore(handlers, files):
@@ -152,3 +152,46 @@ def test_gpu_wrapper_only_when_spaces_is_importable(monkeypatch):
     fake.GPU = lambda fn: lambda *a, **k: ("on gpu", fn(*a, **k))
     monkeypatch.setitem(sys.modules, "spaces", fake)
     assert on_gpu(handler)() == ("on gpu", "ran")
+
+
+@pytest.mark.parametrize(
+    ("levels", "scoring", "message"),
+    [
+        ("level 0 (words)", "channel", "Unknown levels 'level 0 (words)': use one of '0', '0,1', '0,1,2'"),
+        ("0", "chanel", "Unknown scoring 'chanel': use one of 'channel', 'direct'"),
+    ],
+)
+def test_unknown_choice_values_are_refused(handlers, files, levels, scoring, message):
+    demos = [files["dog_1"], files["cat_1"]]
+    with pytest.raises(gr.Error, match=re.escape(message)):
+        handlers.classify(demos, handlers.demo_rows(demos, None), files["query"], levels, 0, scoring)
+
+
+def test_a_second_query_reuses_the_support_set(handlers, files):
+    demos = [files["dog_1"], files["cat_1"]]
+    rows = handlers.demo_rows(demos, None)
+    built = []
+    original = handlers.pipeline.support_set
+    handlers.pipeline.support_set = lambda *args: built.append(1) or original(*args)
+    try:
+        for _ in range(3):
+            handlers.classify(demos, rows, files["query"], "0", 0, "direct")
+        handlers.classify(demos, [["dog_1.wav", "woof"], ["cat_1.wav", "cat"]], files["query"], "0", 0, "direct")
+        handlers.classify(demos, rows, files["query"], "0,1", 0, "direct")
+    finally:
+        handlers.pipeline.support_set = original
+    assert len(built) == 3  # once, then again for new labels, then for new options
+
+
+def test_enhancement_pairs_follow_the_uploaded_names_not_their_folders():
+    from app.handlers import pair_by_name
+
+    # Gradio keeps each upload's name inside a folder named by its content hash.
+    noisy = ["/tmp/gradio/f3/pair01_noisy.wav", "/tmp/gradio/0a/pair02_noisy.wav", "/tmp/gradio/c1/pair00_noisy.wav"]
+    clean = ["/tmp/gradio/9e/pair02_clean.wav", "/tmp/gradio/11/pair00_clean.wav", "/tmp/gradio/aa/pair01_clean.wav"]
+    pairs = pair_by_name(noisy, clean)
+    assert [(a.rsplit("/", 1)[1][:6], b.rsplit("/", 1)[1][:6]) for a, b in pairs] == [
+        ("pair00", "pair00"),
+        ("pair01", "pair01"),
+        ("pair02", "pair02"),
+    ]

@@ -31,7 +31,7 @@ def test_classify_through_the_api(client):
         [handle_file(str(p)) for p in demos],
         rows,
         handle_file(str(DEMO / "commands/two/flite_rms.flac")),
-        "level 0 (words)",
+        "0",
         api_name="/classify",
     )
     assert label["label"] in ("one", "two", "three")
@@ -69,3 +69,31 @@ def test_enhance_and_a_bad_request_then_a_good_one(client):
         noisy, clean, handle_file(str(DEMO / "enhance/pair01_noisy.flac")), api_name="/enhance"
     )
     assert Path(output).is_file()
+
+
+def test_enhancement_pairs_are_matched_by_their_uploaded_names(client):
+    from gradio_client import handle_file
+
+    # Uploaded in shuffled orders: each file lands in a folder named by its content hash.
+    noisy = [handle_file(str(DEMO / f"enhance/pair0{i}_noisy.flac")) for i in (2, 0, 3, 1)]
+    clean = [handle_file(str(DEMO / f"enhance/pair0{i}_clean.flac")) for i in (1, 3, 2, 0)]
+    output, *_ = client.predict(noisy, clean, handle_file(str(DEMO / "enhance/pair04_noisy.flac")), api_name="/enhance")
+    assert Path(output).is_file()
+
+
+def test_the_api_lists_only_what_a_client_should_call(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/classify", "/enhance", "/synthesize", "/explore", "/reconstruct"}
+    assert not api["unnamed_endpoints"]
+
+
+def test_choices_take_stable_values_and_refuse_others(client):
+    from gradio_client import handle_file
+
+    demos = [DEMO / f"commands/{w}/flite_slt.flac" for w in ("one", "two")]
+    rows = table([[p.name, w] for p, w in zip(demos, ("one", "two"), strict=True)], ["clip", "label"])
+    args = [[handle_file(str(p)) for p in demos], rows, handle_file(str(DEMO / "commands/two/flite_rms.flac"))]
+    label, *_ = client.predict(*args, "0,1", 0, "channel", api_name="/classify")
+    assert label["label"] in ("one", "two")
+    with pytest.raises(Exception, match="not in the list of choices"):  # Gradio checks the value first
+        client.predict(*args, "0,1", 0, "chanel", api_name="/classify")
