@@ -60,6 +60,11 @@ def pair_by_name(noisy: list[str], clean: list[str]) -> list[tuple[str, str]]:
     return list(zip(by_name(noisy), by_name(clean), strict=True))
 
 
+def _bar(progress: gr.Progress):
+    """The library's progress callback, shown on Gradio's bar."""
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
 def _content_key(path: str) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
@@ -167,9 +172,9 @@ class Handlers:
         pairs = pair_by_name(list(noisy_files or []), list(clean_files or []))
         if not query:
             raise ValueError("Add the noisy clip to enhance.")
-        progress(0.1, desc="The LLM writes clean tokens, level by level (about half a minute on a CPU)")
+        progress(0.05, desc="Encoding the clips; then the LLM writes clean tokens, level by level")
         before = self._audio(query, "the noisy clip")
-        result = self.pipeline.enhance(pairs, before)
+        result = self.pipeline.enhance(pairs, before, progress=_bar(progress))
         return (
             to_widget(result.audio),
             spectrogram_image(before.samples),
@@ -187,8 +192,8 @@ class Handlers:
         if not files:
             raise ValueError("Drag in clips of single words (or digits) and type what each one says.")
         pairs = [(label, path) for path, label in labelled_files(files, rows)]
-        progress(0.1, desc="The LLM writes audio tokens for each word")
-        result = self.pipeline.synthesize(pairs, text or "")
+        progress(0.05, desc="Encoding the demonstrations; then the LLM writes each word's tokens")
+        result = self.pipeline.synthesize(pairs, text or "", progress=_bar(progress))
         return to_widget(result.audio), self._view(result.prompt), f"{result.seconds:.1f} s"
 
     def synthesize_example(self):

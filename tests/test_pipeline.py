@@ -219,6 +219,19 @@ def test_synthesize_copies_demonstrated_words(pipeline):
         pipeline.synthesize(pairs, "four one")
 
 
+def test_generation_reports_progress_after_every_level(pipeline):
+    seen = []
+    pipeline.synthesize(
+        [("one", tone(600, 0.4)), ("two", tone(800, 0.4))], "1 2 1", progress=lambda f, m: seen.append(f)
+    )
+    levels = pipeline.codec.config.num_levels
+    assert len(seen) == 3 * levels and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    seen.clear()
+    pipeline.enhance([(tone(300, 0.5), tone(300, 0.5))], tone(400, 0.6), progress=lambda f, m: seen.append((f, m)))
+    assert [f for f, _ in seen] == pytest.approx([(k + 1) / levels for k in range(levels)])
+    assert seen[0][1] == f"the clean clip: level 1 of {levels} written"
+
+
 def test_normalise_text():
     assert normalise_text("Call 3-12, now!") == ["call", "three", "one", "two", "now"]
 

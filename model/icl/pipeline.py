@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from model.vocab import VocabMap, check_codec_binding
 
 DEFAULT_CODEC = Path(__file__).resolve().parents[2] / "checkpoints" / "codec"
 AudioLike = str | Path | Audio | np.ndarray
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening): a UI's progress bar
 DIGIT_WORDS = dict(enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")))
 
 
@@ -212,10 +213,16 @@ class ICLPipeline:
 
     # --- enhance and synthesize -------------------------------------------------------------------------------
     def enhance(
-        self, pairs: Sequence[tuple[AudioLike, AudioLike]], query: AudioLike, levels: tuple[int, ...] = (0, 1, 2)
+        self,
+        pairs: Sequence[tuple[AudioLike, AudioLike]],
+        query: AudioLike,
+        levels: tuple[int, ...] | None = None,
+        progress: Progress | None = None,
     ) -> AudioResult:
-        """Clean tokens for a noisy ``query``, learned from (noisy, clean) demonstration pairs."""
+        """Clean tokens for a noisy ``query``, learned from (noisy, clean) demonstration pairs. ``levels``: the
+        codec levels the LLM writes (all by default); ``progress(fraction, message)`` is told after each level."""
         started = time.perf_counter()
+        levels = levels or self.all_levels
         if not pairs:
             raise ValueError("Give at least one (noisy, clean) demonstration pair.")
         demos = []
@@ -243,15 +250,22 @@ class ICLPipeline:
         lengths = [len(clip.token_ids[level]) for level in levels]
         needed = len(prefix_prompt) + len(query_prompt) + sum(lengths) + 4 * len(levels)
         check_generation_fits(self.budget, needed, "enhancement")
-        codes, tail = self._generate_codes(self.lm.prefix(prefix_prompt.ids), query_prompt, levels, lengths)
+        report = _reporter(progress, 0.0, 1.0, "the clean clip")
+        codes, tail = self._generate_codes(self.lm.prefix(prefix_prompt.ids), query_prompt, levels, lengths, report)
         codes = Codes(codes.levels, clip.codes.num_samples)
         return AudioResult(self.codec.decode(codes), codes, concat(prefix_prompt, tail), time.perf_counter() - started)
 
     def synthesize(
-        self, pairs: Sequence[tuple[str, AudioLike]], text: str, levels: tuple[int, ...] = (0, 1, 2)
+        self,
+        pairs: Sequence[tuple[str, AudioLike]],
+        text: str,
+        levels: tuple[int, ...] | None = None,
+        progress: Progress | None = None,
     ) -> AudioResult:
-        """Audio for ``text``, a sequence of words (or digits) each demonstrated by a (text, audio) pair."""
+        """Audio for ``text``, a sequence of words (or digits) each demonstrated by a (text, audio) pair.
+        ``progress(fraction, message)`` is told after each level of each word."""
         started = time.perf_counter()
+        levels = levels or self.all_levels
         known: dict[str, TokenizedClip] = {}
         demos = []
         for i, (demo_text, audio) in enumerate(pairs):
@@ -274,16 +288,26 @@ class ICLPipeline:
         check_generation_fits(self.budget, len(prefix_prompt) + longest + 8, "synthesis")
         prefix = self.lm.prefix(prefix_prompt.ids)
         parts, prompt = [], prefix_prompt
-        for word in words:  # one word at a time: each copies its demonstration's tokens
+        for i, word in enumerate(words):  # one word at a time: each copies its demonstration's tokens
             lengths = [len(known[word].token_ids[level]) for level in levels]
-            codes, tail = self._generate_codes(prefix, self.builder.input_text(word, None), levels, lengths)
+            report = _reporter(progress, i / len(words), 1 / len(words), f"word {i + 1} of {len(words)} ({word!r})")
+            codes, tail = self._generate_codes(prefix, self.builder.input_text(word, None), levels, lengths, report)
             parts.append(codes)
             prompt = concat(prompt, tail)
         codes = Codes(tuple(torch.cat([p.levels[i] for p in parts]) for i in range(len(levels))))
         return AudioResult(self.codec.decode(codes), codes, prompt, time.perf_counter() - started)
 
+    @property
+    def all_levels(self) -> tuple[int, ...]:
+        return tuple(range(self.codec.config.num_levels))
+
     def _generate_codes(
-        self, prefix: Prefix, query_prompt: Prompt, levels: Sequence[int], lengths: list[int]
+        self,
+        prefix: Prefix,
+        query_prompt: Prompt,
+        levels: Sequence[int],
+        lengths: list[int],
+        report: Callable[[int, int], None] = lambda done, total: None,
     ) -> tuple[Codes, Prompt]:
         """After ``prefix`` + the query, generate each level's tokens in turn, constrained to that level's codes
         and of the given length. Returns the codes and the prompt tail (query + generated tokens)."""
@@ -294,6 +318,7 @@ class ICLPipeline:
         for k, (level, length) in enumerate(zip(levels, lengths, strict=True)):
             ids = self.lm.generate(state, [self._allowed_ids(level)], length)
             level_ids.append(ids)
+            report(k + 1, len(levels))
             tail.add(ids.tolist(), "answer", level=level)
             if k + 1 < len(levels):
                 separator = self.builder.text(" |")
@@ -307,6 +332,16 @@ class ICLPipeline:
     def _allowed_ids(self, level: int) -> torch.Tensor:
         """LLM ids of the table rows this codec uses at ``level``."""
         return self.vocab.token_ids(level)[torch.tensor(self.codec.config.level_rows[level])]
+
+
+def _reporter(progress: Progress | None, start: float, span: float, what: str) -> Callable[[int, int], None]:
+    """A per-level callback that tells ``progress`` how far the whole task is."""
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress(start + span * done / total, f"{what}: level {done} of {total} written")
+
+    return report
 
 
 def normalise_text(text: str) -> list[str]:
