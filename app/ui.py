@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app import examples
-from app.handlers import LEVEL_CHOICES, SCORING_CHOICES, Handlers
+from app.handlers import LEVEL_CHOICES, SCORING_CHOICES, Handlers, user_errors
 from app.settings import AppSettings
 from components.support_editor import support_editor
 from components.token_view import colour_map
@@ -53,7 +53,10 @@ def _classify_tab(h: Handlers) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             files, rows = support_editor(
-                "Demonstrations: drag in many clips (label = folder or file name)", "label", "Labels (edit freely)"
+                "Demonstrations: drag in many clips (label = folder or file name)",
+                "label",
+                "Labels (edit freely)",
+                user_errors,
             )
         with gr.Column(scale=2):
             query = gr.Audio(label="Query clip", sources=["upload", "microphone"], type="filepath")
@@ -127,7 +130,7 @@ def _enhance_tab(h: Handlers) -> None:
 def _synthesize_tab(h: Handlers) -> None:
     with gr.Row():
         with gr.Column():
-            files, rows = support_editor("Clips of single words or digits", "text", "What each clip says")
+            files, rows = support_editor("Clips of single words or digits", "text", "What each clip says", user_errors)
         with gr.Column():
             text = gr.Textbox(label="Text to speak (demonstrated words or digits)", value="3 1 2")
             run, load, timing = _actions("Synthesize")

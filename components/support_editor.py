@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 GENERIC_FOLDERS = {"", ".", "tmp", "gradio", "uploads", "audio", "clips", "files"}
@@ -41,6 +42,24 @@ def labelled_files(paths: list[str] | None, rows) -> list[tuple[str, str]]:
     return [(p, table.get(Path(p).name, label_from_path(p))) for p in paths]
 
 
+def add_recording(recording: str | None, label: str | None, paths: list[str] | None, rows) -> tuple[list, list]:
+    """Append a recorded (or uploaded) clip to the demonstrations under ``label``: (files, table rows).
+
+    The clip is copied next to itself as ``<label>-<n>.wav`` (inside the server's upload cache), so that the
+    file name says its label, as for dragged-in files. Raises ``ValueError`` without a clip or a label."""
+    if not recording:
+        raise ValueError("Record (or upload) a clip first, then add it with its label.")
+    label = (label or "").strip()
+    if not label:
+        raise ValueError("Type the label of the recorded clip (what it says or what it is) before adding it.")
+    paths, rows = list(paths or []), rows_from_files(paths, rows)
+    safe = re.sub(r"[^\w\- ]+", "", label).strip().replace(" ", "_") or "clip"
+    source = Path(recording)
+    target = source.with_name(f"{safe}-{len(paths) + 1}{source.suffix or '.wav'}")
+    shutil.copyfile(source, target)
+    return [*paths, str(target)], [*rows, [target.name, label]]
+
+
 def _rows(rows) -> list[list]:
     if rows is None:
         return []
@@ -49,9 +68,10 @@ def _rows(rows) -> list[list]:
     return list(rows)
 
 
-def support_editor(files_label: str, column: str, table_label: str):
-    """A multi-file drop zone and its editable two-column table (file name, ``column``). Must be called inside
-    a ``gr.Blocks`` context; returns (files, table)."""
+def support_editor(files_label: str, column: str, table_label: str, on_error=None):
+    """A multi-file drop zone, its editable two-column table (file name, ``column``), and a microphone to
+    record a demonstration and add it with its ``column`` value. Must be called inside a ``gr.Blocks``
+    context; returns (files, table). ``on_error`` wraps the add handler (the app's error reporting)."""
     import gradio as gr
 
     files = gr.File(label=files_label, file_count="multiple", type="filepath", file_types=["audio"])
@@ -62,4 +82,12 @@ def support_editor(files_label: str, column: str, table_label: str):
         label=table_label,
         interactive=True,
     )
+    title = f"Record a demonstration with the microphone, then add it with its {column}"
+    with gr.Accordion(title, open=False), gr.Row():
+        recording = gr.Audio(label="Recording", sources=["microphone", "upload"], type="filepath", scale=3)
+        with gr.Column(scale=2):
+            value = gr.Textbox(label=f"Its {column}", placeholder="e.g. yes")
+            add = gr.Button("Add to the demonstrations")
+    handler = on_error(add_recording) if on_error else add_recording
+    add.click(handler, [recording, value, files, table], [files, table], api_visibility="private")
     return files, table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from app.handlers import SCORING_CHOICES, Handlers
 from app.settings import AppSettings
 from app.ui import build_demo
-from components.support_editor import label_from_path, labelled_files, rows_from_files
+from components.support_editor import add_recording, label_from_path, labelled_files, rows_from_files
 from model.audio import Audio, save_audio
 from model.debug import debug_pipeline
 from tests.conftest import sine
@@ -221,3 +222,19 @@ def test_enhancement_pairs_follow_the_uploaded_names_not_their_folders():
         ("pair01", "pair01"),
         ("pair02", "pair02"),
     ]
+
+
+def test_a_recorded_clip_joins_the_demonstrations_with_its_label(handlers, files, tmp_path):
+    recording = tmp_path / "gradio" / ("3f0a9c" * 8) / "audio.wav"  # as Gradio stores an upload
+    recording.parent.mkdir(parents=True)
+    recording.write_bytes(Path(files["dog_1"]).read_bytes())
+    demos = [files["dog_1"], files["cat_1"]]
+    paths, rows = add_recording(str(recording), " yes please ", demos, handlers.demo_rows(demos, None))
+    assert paths[:2] == demos and Path(paths[2]).parent == recording.parent  # stays in the upload cache
+    assert rows[2] == [Path(paths[2]).name, "yes please"] and Path(paths[2]).read_bytes() == recording.read_bytes()
+    assert labelled_files(paths, rows)[2][1] == "yes please"
+    assert label_from_path(paths[2]) == "yes please"  # the file name says its label too
+    with pytest.raises(ValueError, match="Type the label"):
+        add_recording(str(recording), "  ", demos, None)
+    with pytest.raises(ValueError, match="Record"):
+        add_recording(None, "yes", demos, None)
