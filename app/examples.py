@@ -98,3 +98,16 @@ def synthesize_example() -> tuple[list[tuple[str, str]], str]:
 
 def explorer_example() -> str:
     return path("commands/seven/flite_slt.flac")
+
+
+def classify_rows() -> tuple[list[list], list[str]]:
+    """gr.Examples rows for the classify tab, [demonstration files, label table, query], and their names."""
+    found = classify_examples()
+    rows = [[[p for p, _ in e.demos], [[Path(p).name, label] for p, label in e.demos], e.query] for e in found.values()]
+    return rows, list(found)
+
+
+def synthesize_row() -> list:
+    """The synthesize tab's example: [clip files, text table, text to speak]."""
+    pairs, text = synthesize_example()
+    return [[p for _, p in pairs], [[Path(p).name, t] for t, p in pairs], text]

@@ -11,7 +11,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from app import examples
 from components.label_bars import attention_rows, label_bars
 from components.spectrogram import spectrogram_image
 from components.support_editor import labelled_files, rows_from_files
@@ -157,15 +156,6 @@ class Handlers:
         clip = self.pipeline.tokenize(self._audio(source, choice))
         return to_widget(self.pipeline.codec.decode(clip.codes))
 
-    @user_errors
-    def classify_example(self, name: str):
-        found = examples.classify_examples()
-        if name not in found:  # the API accepts any string: only listed examples can be loaded
-            raise ValueError(f"Unknown example {str(name)[:60]!r}; choose one of: {', '.join(found)}.")
-        example = found[name]
-        files = [p for p, _ in example.demos]
-        return files, [[Path(p).name, label] for p, label in example.demos], example.query
-
     # --- enhance ----------------------------------------------------------------------------------------------
     @user_errors
     def enhance(self, noisy_files, clean_files, query, progress=gr.Progress()):
@@ -180,11 +170,8 @@ class Handlers:
             spectrogram_image(before.samples),
             spectrogram_image(result.audio.samples),
             self._view(result.prompt),
-            f"{result.seconds:.1f} s",
+            f"generated in {result.seconds:.1f} s on {self.pipeline.lm.device}",
         )
-
-    def enhance_example(self):
-        return examples.enhance_example()
 
     # --- synthesize -------------------------------------------------------------------------------------------
     @user_errors
@@ -194,11 +181,8 @@ class Handlers:
         pairs = [(label, path) for path, label in labelled_files(files, rows)]
         progress(0.05, desc="Encoding the demonstrations; then the LLM writes each word's tokens")
         result = self.pipeline.synthesize(pairs, text or "", progress=_bar(progress))
-        return to_widget(result.audio), self._view(result.prompt), f"{result.seconds:.1f} s"
-
-    def synthesize_example(self):
-        pairs, text = examples.synthesize_example()
-        return [p for _, p in pairs], [[Path(p).name, t] for t, p in pairs], text
+        timing = f"generated in {result.seconds:.1f} s on {self.pipeline.lm.device}"
+        return to_widget(result.audio), self._view(result.prompt), timing
 
     # --- codec explorer ---------------------------------------------------------------------------------------
     @user_errors
@@ -224,6 +208,3 @@ class Handlers:
             *outputs,
             stats,
         )
-
-    def explorer_example(self):
-        return examples.explorer_example()

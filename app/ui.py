@@ -28,6 +28,18 @@ speaks — with no fine-tuning. Drag in demonstrations, add a query, and look at
 GPU_SECONDS = {"classify": 30, "explore": 20, "enhance": 120, "synthesize": 90}
 
 
+HOW_TO = {
+    "classify": "**How to use:** drag in a few clips per label (or record them below the table), check the "
+    "labels, add a query clip, press *Classify*. Or click an example.",
+    "enhance": "**How to use:** give noisy clips and their clean versions (paired by file name), then the noisy "
+    "clip to clean up, and press *Enhance*.",
+    "synthesize": "**How to use:** give clips of single words or digits with what each says, type a text made "
+    "of those words, press *Synthesize*.",
+    "explore": "**How to use:** upload or record any clip to see the codec's tokens per level and hear what "
+    "each level alone reconstructs.",
+}
+
+
 def on_gpu(fn, seconds: int = 60):
     """On a Hugging Face ZeroGPU Space (the ``spaces`` package is importable) a GPU is attached for up to
     ``seconds`` while ``fn`` runs; anywhere else ``fn`` is returned unchanged."""
@@ -44,12 +56,21 @@ def _tokens(label: str) -> gr.HighlightedText:
     )
 
 
-def _actions(verb: str) -> tuple[gr.Button, gr.Button, gr.Markdown]:
-    """The primary button, the load-example button and a status line (timing) of a tab."""
-    return gr.Button(verb, variant="primary"), gr.Button("Load example"), gr.Markdown()
+def _actions(verb: str) -> tuple[gr.Button, gr.Markdown]:
+    """The primary button and a status line (timing) of a tab."""
+    return gr.Button(verb, variant="primary"), gr.Markdown()
+
+
+def notice(pipeline: ICLPipeline) -> str:
+    """Where the models run, as popular Spaces say it: users on a CPU know to expect seconds, not instants."""
+    device = pipeline.lm.device
+    where = "a GPU" if device.type == "cuda" else "a CPU (no GPU here): answers take seconds, generation a minute"
+    rate = pipeline.codec.config.tokens_per_second
+    return f"Running on {where} · LLM: **{pipeline.lm.name}** · codec: {rate:.0f} tokens/s"
 
 
 def _classify_tab(h: Handlers) -> None:
+    gr.Markdown(HOW_TO["classify"])
     with gr.Row():
         with gr.Column(scale=3):
             files, rows = support_editor(
@@ -57,9 +78,12 @@ def _classify_tab(h: Handlers) -> None:
                 "label",
                 "Labels (edit freely)",
                 user_errors,
+                "classify",
             )
         with gr.Column(scale=2):
-            query = gr.Audio(label="Query clip", sources=["upload", "microphone"], type="filepath")
+            query = gr.Audio(
+                label="Query clip", sources=["upload", "microphone"], type="filepath", elem_id="classify-query"
+            )
             # Levels 0-1 by default: channel scoring (the default below) is measured best with them (bench/fewshot.py).
             levels = gr.Radio(LEVEL_CHOICES, value="0,1", label="Codec levels shown to the LLM")
             scoring = gr.Radio(SCORING_CHOICES, value=SCORING_CHOICES[0][1], label="How the LLM decides")
@@ -68,10 +92,9 @@ def _classify_tab(h: Handlers) -> None:
             )
             run = gr.Button("Classify", variant="primary")
             answer = gr.Label(label="Label probabilities", num_top_classes=10)
-            timing = gr.Markdown()
-    with gr.Row():
-        example = gr.Dropdown(list(examples.classify_examples()), label="Examples", scale=3)
-        load = gr.Button("Load example", scale=1)
+            timing = gr.Markdown(elem_id="classify-timing")
+    rows_, names = examples.classify_rows()
+    gr.Examples(rows_, [files, rows, query], example_labels=names, label="Examples: one click fills the inputs")
     prompt = _tokens("The prompt the LLM reads (colour: role × codec level)")
     with gr.Row():
         attention = gr.Dataframe(
@@ -96,23 +119,32 @@ def _classify_tab(h: Handlers) -> None:
         concurrency_id=MODELS,
     )
     replay.click(h.reconstruct, [clip, files, query], heard, api_name="reconstruct", concurrency_id=MODELS)
-    load.click(h.classify_example, example, [files, rows, query], api_name="classify_example", api_visibility=PLUMBING)
 
 
 def _enhance_tab(h: Handlers) -> None:
+    gr.Markdown(HOW_TO["enhance"])
     with gr.Row():
-        noisy = gr.File(label="Noisy demonstration clips", file_count="multiple", type="filepath", file_types=["audio"])
-        clean = gr.File(
-            label="Their clean versions (same order by file name)",
+        noisy = gr.File(
+            label="Noisy demonstration clips",
             file_count="multiple",
             type="filepath",
             file_types=["audio"],
+            elem_id="enhance-noisy",
+        )
+        clean = gr.File(
+            label="Their clean versions (paired by file name)",
+            file_count="multiple",
+            type="filepath",
+            file_types=["audio"],
+            elem_id="enhance-clean",
         )
     with gr.Row():
-        query = gr.Audio(label="Noisy clip to enhance", sources=["upload", "microphone"], type="filepath")
+        query = gr.Audio(
+            label="Noisy clip to enhance", sources=["upload", "microphone"], type="filepath", elem_id="enhance-query"
+        )
         with gr.Column():
-            run, load, timing = _actions("Enhance")
-        output = gr.Audio(label="Enhanced", interactive=False)
+            run, timing = _actions("Enhance")
+        output = gr.Audio(label="Enhanced", interactive=False, elem_id="enhance-output")
     with gr.Row():
         before = gr.Image(label="Before (log-mel)", interactive=False)
         after = gr.Image(label="After (log-mel)", interactive=False)
@@ -124,17 +156,21 @@ def _enhance_tab(h: Handlers) -> None:
         api_name="enhance",
         concurrency_id=MODELS,
     )
-    load.click(h.enhance_example, None, [noisy, clean, query], api_name="enhance_example", api_visibility=PLUMBING)
+    example = list(examples.enhance_example())
+    gr.Examples([example], [noisy, clean, query], example_labels=["Four noisy/clean pairs and a fifth noisy clip"])
 
 
 def _synthesize_tab(h: Handlers) -> None:
+    gr.Markdown(HOW_TO["synthesize"])
     with gr.Row():
         with gr.Column():
-            files, rows = support_editor("Clips of single words or digits", "text", "What each clip says", user_errors)
+            files, rows = support_editor(
+                "Clips of single words or digits", "text", "What each clip says", user_errors, "synthesize"
+            )
         with gr.Column():
             text = gr.Textbox(label="Text to speak (demonstrated words or digits)", value="3 1 2")
-            run, load, timing = _actions("Synthesize")
-            output = gr.Audio(label="Generated audio", interactive=False)
+            run, timing = _actions("Synthesize")
+            output = gr.Audio(label="Generated audio", interactive=False, elem_id="synthesize-output")
     prompt = _tokens("Prompt and generated tokens")
     files.change(
         h.demo_rows, [files, rows], rows, api_name="synthesis_texts", api_visibility=PLUMBING, show_progress="hidden"
@@ -146,14 +182,15 @@ def _synthesize_tab(h: Handlers) -> None:
         api_name="synthesize",
         concurrency_id=MODELS,
     )
-    load.click(h.synthesize_example, None, [files, rows, text], api_name="synthesize_example", api_visibility=PLUMBING)
+    gr.Examples([examples.synthesize_row()], [files, rows, text], example_labels=["Ten digits, one voice"])
 
 
 def _explorer_tab(h: Handlers) -> None:
+    gr.Markdown(HOW_TO["explore"])
     with gr.Row():
-        source = gr.Audio(label="Any clip", sources=["upload", "microphone"], type="filepath")
+        source = gr.Audio(label="Any clip", sources=["upload", "microphone"], type="filepath", elem_id="explore-clip")
         with gr.Column():
-            run, load, stats = _actions("Tokenize")
+            run, stats = _actions("Tokenize")
     tokens = _tokens("Tokens per codec level (L0: words, 12.5/s; L1, L2: sub-words)")
     with gr.Row():
         before = gr.Image(label="Input (log-mel)", interactive=False)
@@ -169,7 +206,9 @@ def _explorer_tab(h: Handlers) -> None:
         api_name="explore",
         concurrency_id=MODELS,
     )
-    load.click(h.explorer_example, None, source, api_name="explorer_example", api_visibility=PLUMBING)
+    outputs = [tokens, before, after, level0, level01, full, stats]
+    # Cheap (one encode, three decodes): its outputs are cached the first time someone clicks it.
+    gr.Examples([[examples.explorer_example()]], source, outputs, h.explore, cache_examples=True, cache_mode="lazy")
 
 
 def build_demo(pipeline: ICLPipeline, settings: AppSettings = AppSettings()) -> gr.Blocks:
@@ -178,6 +217,7 @@ def build_demo(pipeline: ICLPipeline, settings: AppSettings = AppSettings()) -> 
     # delete_cache: uploaded and generated files older than an hour are removed every hour
     with gr.Blocks(title="UniAudio 1.5 few-shot audio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
+        gr.Markdown(notice(pipeline))
         with gr.Tabs():
             with gr.Tab("Classify"):
                 _classify_tab(handlers)

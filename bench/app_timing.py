@@ -1,4 +1,5 @@
-"""Page load and first classify result of a running app, measured in Debian's headless Chromium.
+"""Page load, first classify result, and a second classify with the same demonstrations, of a running app,
+measured in Debian's headless Chromium (the CPU kind — with or without native bf16 — is in the result file).
 
 python app.py --port 7912 &            # the default LLM on the CPU
 python -m bench.app_timing --url http://127.0.0.1:7912/
@@ -26,6 +27,20 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def classify(page) -> float:
+    """Click Classify and wait for a new timing line: seconds from click to answer, as the user waits."""
+    before = page.inner_text("#classify-timing")
+    start = time.perf_counter()
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.wait_for_function(
+        "([before]) => { const t = document.querySelector('#classify-timing').innerText;"
+        " return t !== before && t.includes(' s on '); }",
+        arg=[before],
+        timeout=300_000,
+    )
+    return time.perf_counter() - start
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -41,18 +56,18 @@ def main() -> None:
         start = time.perf_counter()
         page.goto(args.url, wait_until="networkidle")
         load = time.perf_counter() - start
-        page.get_by_label("Examples").click()
-        page.get_by_role("option", name=args.example).click()
-        page.get_by_role("button", name="Load example").first.click()
+        page.get_by_text(args.example, exact=True).click()  # gr.Examples: one click fills the inputs
         page.wait_for_function("document.body.innerText.includes('.flac')", timeout=60_000)
-        start = time.perf_counter()
-        page.get_by_role("button", name="Classify", exact=True).click()
-        page.wait_for_function("document.body.innerText.includes(' s on ')", timeout=300_000)
-        first = time.perf_counter() - start
+        first = classify(page)
+        again = classify(page)  # the same demonstrations: the app reuses their support set
         if args.screenshot:
             page.screenshot(path=args.screenshot, full_page=True)
         browser.close()
-    result = {"page_load_seconds": round(load, 2), "first_classify_seconds": round(first, 2)}
+    result = {
+        "page_load_seconds": round(load, 2),
+        "first_classify_seconds": round(first, 2),
+        "same_demonstrations_again_seconds": round(again, 2),
+    }
     print(json.dumps(result))
     write_result(args.out, result, vars(args))
 

@@ -68,14 +68,18 @@ def _rows(rows) -> list[list]:
     return list(rows)
 
 
-def support_editor(files_label: str, column: str, table_label: str, on_error=None):
+def support_editor(files_label: str, column: str, table_label: str, on_error=None, elem_id: str = "support"):
     """A multi-file drop zone, its editable two-column table (file name, ``column``), and a microphone to
     record a demonstration and add it with its ``column`` value. Must be called inside a ``gr.Blocks``
-    context; returns (files, table). ``on_error`` wraps the add handler (the app's error reporting)."""
+    context; returns (files, table). ``on_error`` wraps the add handler (the app's error reporting); the
+    files and the table get the element ids ``<elem_id>-files`` and ``<elem_id>-table``."""
     import gradio as gr
 
-    files = gr.File(label=files_label, file_count="multiple", type="filepath", file_types=["audio"])
+    files = gr.File(
+        label=files_label, file_count="multiple", type="filepath", file_types=["audio"], elem_id=f"{elem_id}-files"
+    )
     table = gr.Dataframe(
+        elem_id=f"{elem_id}-table",
         headers=["clip", column],
         datatype=["str", "str"],
         column_count=(2, "fixed"),

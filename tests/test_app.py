@@ -97,17 +97,19 @@ def test_enhance_synthesize_and_explore(handlers, files):
     assert len(level0[1]) == len(full[1]) == int(0.7 * 16_000) and "tokens/s" in stats
 
 
-def test_examples_load_complete_tasks(handlers):
+def test_examples_are_complete_tasks(handlers):
     from app import examples
 
-    for name in examples.classify_examples():
-        demo_files, rows, query = handlers.classify_example(name)
+    rows_, names = examples.classify_rows()
+    assert len(rows_) == len(names) == len(examples.classify_examples())
+    for demo_files, rows, query in rows_:
         assert len(demo_files) == len(rows) >= 3 and query
         assert len({r[1] for r in rows}) >= 3
-    noisy, clean, query = handlers.enhance_example()
+        assert handlers.classify(demo_files, rows, query, "0", 0, "direct")[0]  # each runs as it is
+    noisy, clean, query = examples.enhance_example()
     assert len(noisy) == len(clean) >= 3
-    files_, rows, text = handlers.synthesize_example()
-    assert len(files_) == 10 and text == "3 1 2"
+    files_, rows, text = examples.synthesize_row()
+    assert len(files_) == len(rows) == 10 and text == "3 1 2"
     with pytest.raises(ValueError, match="not one of the example clips"):
         examples.path("../README.md")
 
@@ -115,7 +117,7 @@ def test_examples_load_complete_tasks(handlers):
 def test_build_demo_wires_every_event_with_an_api_name():
     demo = build_demo(debug_pipeline(), AppSettings(concurrency_limit=2, max_queue=5))
     names = {fn.api_name for fn in demo.fns.values()}
-    assert {"classify", "enhance", "synthesize", "explore", "reconstruct", "classify_example"} <= names
+    assert {"classify", "enhance", "synthesize", "explore", "reconstruct"} <= names
     assert all(fn.api_name for fn in demo.fns.values())
     assert demo._queue.max_size == 5
 
