@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         settings.lm,
         codec=settings.codec,
         device=settings.device,
+        dtype=settings.dtype,
         limits=limits,
         max_demos=settings.max_demos,
         max_prompt_tokens=settings.max_prompt_tokens,

@@ -28,8 +28,20 @@ from model.icl.pipeline import RECIPES
 class ProtocolClient:
     """A ``python -m model fewshot --jsonl`` process, asked one request at a time."""
 
-    def __init__(self, lm: str, recipe: str):
-        command = [sys.executable, "-m", "model", "--lm", lm, "fewshot", "--jsonl", "--recipe", recipe]
+    def __init__(self, lm: str, recipe: str, dtype: str = "auto"):
+        command = [
+            sys.executable,
+            "-m",
+            "model",
+            "--lm",
+            lm,
+            "--dtype",
+            dtype,
+            "fewshot",
+            "--jsonl",
+            "--recipe",
+            recipe,
+        ]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def ask(self, episode: Episode, task: str, episode_id: str) -> dict:
@@ -102,11 +114,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--recipes", nargs="+", default=["ours", "paper"])
     parser.add_argument("--no-baseline", action="store_true", help="skip the MFCC + DTW baseline")
+    parser.add_argument("--dtype", default="auto", help="the LLM's dtype (auto, int8, bf16, fp32)")
     parser.add_argument("--dev", type=Path, default=Path("dev_set/manifest.json"))
     parser.add_argument("--out", type=Path, default=Path("bench_results/fewshot.json"))
     args = parser.parse_args()
     rows, mfcc_cache = [], {}
-    clients = {(lm, r): ProtocolClient(lm, r) for lm in args.lm for r in args.recipes}
+    clients = {(lm, r): ProtocolClient(lm, r, args.dtype) for lm in args.lm for r in args.recipes}
     for task in args.tasks:
         clips = load_clips(args.dev, task)
         for way in args.ways:

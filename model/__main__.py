@@ -23,7 +23,7 @@ def _pipeline(args: argparse.Namespace):
     from model.icl.pipeline import ICLPipeline
 
     return ICLPipeline.from_pretrained(
-        lm=args.lm, codec=args.codec, device=args.device, max_prompt_tokens=args.max_prompt_tokens
+        lm=args.lm, codec=args.codec, device=args.device, dtype=args.dtype, max_prompt_tokens=args.max_prompt_tokens
     )
 
 
@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lm", default="default", help="LLM: default, large, tiny, a bundled name, a folder or hub id")
     parser.add_argument("--codec", default=str(DEFAULT_CODEC), help="codec checkpoint folder")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--dtype", default="auto", help="auto (bf16 on a GPU or a bf16 CPU, else float32), int8 (CPU), bf16, fp32"
+    )
     parser.add_argument(
         "--max-prompt-tokens", type=int, default=None, help="refuse longer prompts (default: the LLM's context)"
     )

@@ -92,3 +92,19 @@ def test_generate_zero_tokens(tiny_lm):
 def test_bad_calls_raise_clear_errors(tiny_lm, call, message):
     with pytest.raises(ValueError, match=message):
         call(tiny_lm)
+
+
+def test_int8_follows_float32_on_the_cpu(tiny_lm):
+    import copy
+
+    from model.lm.devices import quantize_int8, wants_int8
+
+    ids = torch.randint(0, tiny_lm.vocab_size, (1, 24))
+    quantized = quantize_int8(copy.deepcopy(tiny_lm.model))
+    assert any("quantized" in type(m).__module__ for m in quantized.modules())  # the linear layers are int8
+    with torch.inference_mode():
+        a, b = tiny_lm.model(ids).logits, quantized(ids).logits
+    assert torch.allclose(a.log_softmax(-1), b.log_softmax(-1), atol=0.1)
+    assert wants_int8("int8", torch.device("cpu")) and not wants_int8("auto", torch.device("cpu"))
+    with pytest.raises(ValueError, match="for CPUs"):
+        wants_int8("int8", torch.device("cuda"))

@@ -15,7 +15,10 @@ SCRIPTS = [
     [str(ROOT / "demo_examples" / "build.py")],
     ["-m", "model"],
     ["-m", "model.codec.train"],
-    *(["-m", f"bench.{name}"] for name in ("codec", "level0", "fewshot", "calibration", "generation", "latency")),
+    *(
+        ["-m", f"bench.{name}"]
+        for name in ("codec", "level0", "fewshot", "calibration", "generation", "latency", "int8")
+    ),
     *(["-m", f"bench.{name}"] for name in ("load", "app_timing")),
 ]
 

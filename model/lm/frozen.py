@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from model.lm import store as lm_store
-from model.lm.devices import resolve_device, resolve_dtype
+from model.lm.devices import quantize_int8, resolve_device, resolve_dtype, wants_int8
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,10 @@ class FrozenLM:
             source = lm_store.prepare(spec, rebuild=True)
             model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
             tokenizer = AutoTokenizer.from_pretrained(source)
-        return cls(model.to(torch_device), tokenizer, spec.name if spec else str(name_or_path))
+        model = model.to(torch_device)
+        if wants_int8(dtype, torch_device):
+            model = quantize_int8(model)
+        return cls(model, tokenizer, spec.name if spec else str(name_or_path))
 
     @property
     def device(self) -> torch.device:
