@@ -115,11 +115,15 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=["ours", "paper"])
     parser.add_argument("--no-baseline", action="store_true", help="skip the MFCC + DTW baseline")
     parser.add_argument("--dtype", default="auto", help="the LLM's dtype (auto, int8, bf16, fp32)")
+    parser.add_argument("--codec", help="codec checkpoint folder (default: the shipped one)")
+    parser.add_argument("--levels", help="override every recipe's codec levels, e.g. 0 or 0,1")
     parser.add_argument("--dev", type=Path, default=Path("dev_set/manifest.json"))
     parser.add_argument("--out", type=Path, default=Path("bench_results/fewshot.json"))
     args = parser.parse_args()
     rows, mfcc_cache = [], {}
-    clients = {(lm, r): ProtocolClient(lm, r, args.dtype) for lm in args.lm for r in args.recipes}
+    clients = {
+        (lm, r): ProtocolClient(lm, r, args.dtype, args.codec, args.levels) for lm in args.lm for r in args.recipes
+    }
     for task in args.tasks:
         clips = load_clips(args.dev, task)
         for way in args.ways:

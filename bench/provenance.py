@@ -46,12 +46,19 @@ def machine() -> dict:
     }
 
 
+def command_line() -> str:
+    """How this process was started, as one would type it (``python -m bench.codec …`` for a module)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = ["-m", spec.name] if spec is not None and spec.name else sys.argv[:1]
+    return " ".join(["python", *program, *sys.argv[1:]])
+
+
 def write_result(path: str | Path, results: dict, options: dict | None = None) -> Path:
     """Write ``results`` with their provenance to ``path`` (JSON) and return the path."""
     record = {
         "git_revision": _git("rev-parse", "--short", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "command": " ".join(["python", *sys.argv]) if sys.argv and sys.argv[0] else "",
+        "command": command_line(),
         "options": options or {},
         "machine": machine(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import sys
@@ -77,8 +78,12 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
     from model.icl.fewshot_protocol import FewShotServer
     from model.icl.pipeline import RECIPES
 
+    options = RECIPES[args.recipe]
+    if args.levels:  # the recipe at other codec levels, e.g. "0" or "0,1"
+        levels = tuple(int(level) for level in args.levels.split(","))
+        options = dataclasses.replace(options, prompt=dataclasses.replace(options.prompt, levels=levels))
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries answers only: library chatter goes to stderr
-        server = FewShotServer(_pipeline(args), RECIPES[args.recipe])
+        server = FewShotServer(_pipeline(args), options)
     for answer in server.serve(sys.stdin):
         print(answer, flush=True)
     return 0
@@ -170,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ours: calibrated whole-label scoring; channel: the LLM reads the query after each label's "
         "demonstrations (model/channel.py); paper: the original recipe, for comparison",
     )
+    fewshot.add_argument("--levels", help="override the recipe's codec levels, e.g. 0 or 0,1")
     fewshot.set_defaults(run=cmd_fewshot)
     info = commands.add_parser("info", help="show installed LLMs, caches and tables")
     info.add_argument("--load", action="store_true", help="also load the LLM and generate a few tokens")
