@@ -97,3 +97,12 @@ def test_choices_take_stable_values_and_refuse_others(client):
     assert label["label"] in ("one", "two")
     with pytest.raises(Exception, match="not in the list of choices"):  # Gradio checks the value first
         client.predict(*args, "0,1", 0, "chanel", api_name="/classify")
+
+
+def test_the_readmes_api_example_runs_as_written(server_url, monkeypatch):
+    """The README's gradio_client block, run against the real app (only its address changed)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python\nfrom gradio_client import Client")
+    block = text[start + len("```python\n") : text.index("```", start + 10)]
+    monkeypatch.chdir(ROOT)  # the example's clip paths are relative to the repository
+    exec(compile(block.replace("http://127.0.0.1:7860/", server_url), "README.md", "exec"), {})
