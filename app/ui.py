@@ -66,7 +66,7 @@ def notice(pipeline: ICLPipeline) -> str:
     device = pipeline.lm.device
     where = "a GPU" if device.type == "cuda" else "a CPU (no GPU here): answers take seconds, generation a minute"
     rate = pipeline.codec.config.tokens_per_second
-    return f"Running on {where} · LLM: **{pipeline.lm.name}** · codec: {rate:.0f} tokens/s"
+    return f"Running on {where} · LLM: **{pipeline.lm.name}** ({pipeline.lm.precision}) · codec: {rate:.0f} tokens/s"
 
 
 def _classify_tab(h: Handlers) -> None:

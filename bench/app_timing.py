@@ -32,13 +32,16 @@ def classify(page) -> float:
     before = page.inner_text("#classify-timing")
     start = time.perf_counter()
     page.get_by_role("button", name="Classify", exact=True).click()
+    # Done when the line is a timing line again (while running it also shows the progress text) and a new one.
     page.wait_for_function(
-        "([before]) => { const t = document.querySelector('#classify-timing').innerText;"
-        " return t !== before && t.includes(' s on '); }",
+        "([before]) => { const t = document.querySelector('#classify-timing').innerText.trim();"
+        " return t !== before.trim() && /^[0-9.]+ s on [a-z]+$/.test(t); }",
         arg=[before],
         timeout=300_000,
     )
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    print(f"timing line: {page.inner_text('#classify-timing')!r} after {seconds:.2f} s", flush=True)
+    return seconds
 
 
 def main() -> None:

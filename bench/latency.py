@@ -60,7 +60,7 @@ def main() -> None:
     channel_support = pipeline.support_set(demos, channel)
     result = {
         "device": str(pipeline.lm.device),
-        "dtype": str(pipeline.lm.model.dtype),
+        "dtype": pipeline.lm.precision,
         "lm": pipeline.lm.name,
         "threads": torch.get_num_threads(),
         "load_seconds": load_seconds,

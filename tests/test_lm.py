@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from model.lm.frozen import FrozenLM
 from tests.reference import full_forward_greedy, full_forward_score
 
 PREFIX = [5, 9, 12, 3, 20, 7]
@@ -101,10 +102,11 @@ def test_int8_follows_float32_on_the_cpu(tiny_lm):
 
     ids = torch.randint(0, tiny_lm.vocab_size, (1, 24))
     quantized = quantize_int8(copy.deepcopy(tiny_lm.model))
-    assert any("quantized" in type(m).__module__ for m in quantized.modules())  # the linear layers are int8
+    assert FrozenLM(quantized, tiny_lm.tokenizer, "q").precision == "int8" and tiny_lm.precision == "float32"
     with torch.inference_mode():
         a, b = tiny_lm.model(ids).logits, quantized(ids).logits
     assert torch.allclose(a.log_softmax(-1), b.log_softmax(-1), atol=0.1)
-    assert wants_int8("int8", torch.device("cpu")) and not wants_int8("auto", torch.device("cpu"))
+    assert wants_int8("int8", torch.device("cpu")) and not wants_int8("fp32", torch.device("cpu"))
+    assert not wants_int8("auto", torch.device("cuda"))
     with pytest.raises(ValueError, match="for CPUs"):
         wants_int8("int8", torch.device("cuda"))

@@ -69,6 +69,13 @@ class FrozenLM:
         return cls(model, tokenizer, spec.name if spec else str(name_or_path))
 
     @property
+    def precision(self) -> str:
+        """How the weights compute: "int8" (quantised linear layers) or the float dtype, e.g. "bfloat16"."""
+        if any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in self.model.modules()):
+            return "int8"
+        return str(self.model.dtype).removeprefix("torch.")
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
