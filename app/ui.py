@@ -69,6 +69,14 @@ def notice(pipeline: ICLPipeline) -> str:
     return f"Running on {where} · LLM: **{pipeline.lm.name}** ({pipeline.lm.precision}) · codec: {rate:.0f} tokens/s"
 
 
+def _relabel_on_user_edits(h: Handlers, files: gr.File, rows: gr.Dataframe, api: str) -> None:
+    """Refresh the label table when the user adds or removes files. Not on every change: an example (or a
+    recording) sets files and table together, and relabelling from the uploaded names would then overwrite
+    the example's labels with its files' names (Gradio keeps only the file name, not its labelled folder)."""
+    for event in (files.upload, files.delete, files.clear):
+        event(h.demo_rows, [files, rows], rows, api_name=api, api_visibility=PLUMBING, show_progress="hidden")
+
+
 def _classify_tab(h: Handlers) -> None:
     gr.Markdown(HOW_TO["classify"])
     with gr.Row():
@@ -108,9 +116,7 @@ def _classify_tab(h: Handlers) -> None:
             clip = gr.Dropdown(label="Hear a clip as the codec reconstructs it", choices=[])
             replay = gr.Button("Reconstruct")
             heard = gr.Audio(label="Reconstruction", interactive=False)
-    files.change(
-        h.demo_rows, [files, rows], rows, api_name="demo_labels", api_visibility=PLUMBING, show_progress="hidden"
-    )
+    _relabel_on_user_edits(h, files, rows, "demo_labels")
     run.click(
         on_gpu(h.classify, GPU_SECONDS["classify"]),
         [files, rows, query, levels, cut, scoring],
@@ -172,9 +178,7 @@ def _synthesize_tab(h: Handlers) -> None:
             run, timing = _actions("Synthesize")
             output = gr.Audio(label="Generated audio", interactive=False, elem_id="synthesize-output")
     prompt = _tokens("Prompt and generated tokens")
-    files.change(
-        h.demo_rows, [files, rows], rows, api_name="synthesis_texts", api_visibility=PLUMBING, show_progress="hidden"
-    )
+    _relabel_on_user_edits(h, files, rows, "synthesis_texts")
     run.click(
         on_gpu(h.synthesize, GPU_SECONDS["synthesize"]),
         [files, rows, text],

@@ -100,3 +100,13 @@ def test_codec_explorer_tab(page, tmp_path):
     page.get_by_role("button", name="Tokenize", exact=True).click()
     text = finish(page, "kbit/s", "explorer", tmp_path)
     assert "L0" in text and "tokens/s" in text
+
+
+def test_an_example_fills_the_demonstrations_with_their_own_labels(page):
+    page.get_by_role("tab", name="Classify").click()
+    page.get_by_text("Spoken digits (5-way, 2 voices each)", exact=True).click()
+    page.wait_for_function("document.body.innerText.includes('espeak_ng_en_us_f3.flac')", timeout=60_000)
+    page.wait_for_timeout(2000)  # any relabelling event would have run by now
+    table = page.inner_text("#classify-table")
+    assert all(word in table for word in ("one", "two", "three", "four", "five"))
+    assert "flite slt" not in table  # not labels made from the uploaded file names
