@@ -45,9 +45,9 @@ INT8 = "int8"  # float32 weights loaded, then every linear layer quantised to in
 
 def wants_int8(dtype: str | torch.dtype, device: torch.device) -> bool:
     """Whether the LLM should run with int8 linear layers: when asked for (CPU only), and for ``"auto"`` on a CPU
-    without native bf16. There, on 2 AVX2 cores, int8 made the app's first 5-way answer 13.0 → 6.0 s and a further
-    query 4.7 → 1.9 s, with few-shot accuracy inside float32/bf16's interval (bench_results/app_timing_*.json,
-    latency_*.json, int8_fewshot_int8.json)."""
+    without native bf16. There, on 2 AVX2 cores, int8 made a 5-way 1-shot channel classification with a new support
+    set 6.9 → 2.3 s and a further query 1.8 → 0.5 s, with few-shot accuracy inside float32/bf16's interval
+    (bench_results/latency_*.json, app_timing_*.json, int8_fewshot_int8.json)."""
     if dtype == "auto":
         return device.type == "cpu" and not cpu_has_fast_bf16()
     if dtype != INT8:
