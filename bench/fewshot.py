@@ -28,20 +28,11 @@ from model.icl.pipeline import RECIPES
 class ProtocolClient:
     """A ``python -m model fewshot --jsonl`` process, asked one request at a time."""
 
-    def __init__(self, lm: str, recipe: str, dtype: str = "auto"):
-        command = [
-            sys.executable,
-            "-m",
-            "model",
-            "--lm",
-            lm,
-            "--dtype",
-            dtype,
-            "fewshot",
-            "--jsonl",
-            "--recipe",
-            recipe,
-        ]
+    def __init__(self, lm: str, recipe: str, dtype: str = "auto", codec: str | None = None, levels: str | None = None):
+        command = [sys.executable, "-m", "model", "--lm", lm, "--dtype", dtype]
+        command += ["--codec", codec] if codec else []
+        command += ["fewshot", "--jsonl", "--recipe", recipe]
+        command += ["--levels", levels] if levels else []
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def ask(self, episode: Episode, task: str, episode_id: str) -> dict:
