@@ -7,7 +7,7 @@ import gradio as gr
 from app import examples
 from app.handlers import LEVEL_CHOICES, SCORING_CHOICES, Handlers, user_errors
 from app.settings import AppSettings
-from components.support_editor import support_editor
+from components.support_editor import audio_files, support_editor
 from components.token_view import colour_map
 from model.icl.pipeline import ICLPipeline
 
@@ -130,20 +130,8 @@ def _classify_tab(h: Handlers) -> None:
 def _enhance_tab(h: Handlers) -> None:
     gr.Markdown(HOW_TO["enhance"])
     with gr.Row():
-        noisy = gr.File(
-            label="Noisy demonstration clips",
-            file_count="multiple",
-            type="filepath",
-            file_types=["audio"],
-            elem_id="enhance-noisy",
-        )
-        clean = gr.File(
-            label="Their clean versions (paired by file name)",
-            file_count="multiple",
-            type="filepath",
-            file_types=["audio"],
-            elem_id="enhance-clean",
-        )
+        noisy = audio_files("Noisy demonstration clips", "enhance-noisy")
+        clean = audio_files("Their clean versions (paired by file name)", "enhance-clean")
     with gr.Row():
         query = gr.Audio(
             label="Noisy clip to enhance", sources=["upload", "microphone"], type="filepath", elem_id="enhance-query"

@@ -68,6 +68,13 @@ def _rows(rows) -> list[list]:
     return list(rows)
 
 
+def audio_files(label: str, elem_id: str):
+    """A drop zone for several audio files, given to handlers as paths."""
+    import gradio as gr
+
+    return gr.File(label=label, file_count="multiple", type="filepath", file_types=["audio"], elem_id=elem_id)
+
+
 def support_editor(files_label: str, column: str, table_label: str, on_error=None, elem_id: str = "support"):
     """A multi-file drop zone, its editable two-column table (file name, ``column``), and a microphone to
     record a demonstration and add it with its ``column`` value. Must be called inside a ``gr.Blocks``
@@ -75,9 +82,7 @@ def support_editor(files_label: str, column: str, table_label: str, on_error=Non
     files and the table get the element ids ``<elem_id>-files`` and ``<elem_id>-table``."""
     import gradio as gr
 
-    files = gr.File(
-        label=files_label, file_count="multiple", type="filepath", file_types=["audio"], elem_id=f"{elem_id}-files"
-    )
+    files = audio_files(files_label, f"{elem_id}-files")
     table = gr.Dataframe(
         elem_id=f"{elem_id}-table",
         headers=["clip", column],

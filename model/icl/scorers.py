@@ -19,7 +19,7 @@ from enum import StrEnum
 import torch
 
 from model.icl.channel import ChannelSupport, channel_probabilities, channel_scores, channel_support
-from model.icl.prompts import Prompt, PromptBuilder, PromptOptions
+from model.icl.prompts import Prompt, PromptBuilder, PromptOptions, concat
 from model.lm.frozen import FrozenLM, Prefix
 
 
@@ -81,9 +81,6 @@ class Scorer:
     def decide(self, state, names: Sequence[str], query: list[list[int]], options: PromptOptions, explain: bool):
         raise NotImplementedError
 
-    def prompt_of(self, state) -> Prompt:
-        return state.prompt
-
     def prefix_length(self, state) -> int:
         """Tokens already in the cache before a query (for the context guard)."""
         return len(state.prompt)
@@ -92,8 +89,6 @@ class Scorer:
         return self.lm.score(prefix, [self.builder.answer_ids(n) for n in names])
 
     def _attention(self, state: PrefixState, query: Prompt) -> list[float]:
-        from model.icl.prompts import concat
-
         weights = self.lm.attention_from_last(state.prefix, query.ids)
         spans = concat(state.prompt, query).spans("demo")
         totals = [float(weights[slice(*spans[i])].sum()) if i in spans else 0.0 for i in range(len(spans))]
