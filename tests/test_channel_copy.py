@@ -17,15 +17,18 @@ from model.lm.frozen import FrozenLM
 
 class InductionLM(torch.nn.Module):
     """A 'model' that only copies: after token x it expects what followed the latest earlier x (an induction
-    head), else nothing in particular. Its cache holds the token ids, so FrozenLM's prefix caching, batching and
-    left padding work on it as on a real model."""
+    head), else nothing in particular. With ``longest`` it follows the earlier position whose preceding tokens
+    match the most of the current context (a perfect copier of any sequence seen once after a unique cue).
+    Its cache holds the token ids, so FrozenLM's prefix caching, batching and left padding work on it as on a
+    real model."""
 
-    def __init__(self, config, vocab_size: int, strength: float = 8.0):
+    def __init__(self, config, vocab_size: int, strength: float = 8.0, longest: bool = False):
         super().__init__()
         self.config = copy.deepcopy(config)
         self.config.num_hidden_layers = 1
         self.embed = torch.nn.Embedding(vocab_size, 4)
         self.strength = strength
+        self.longest = longest
 
     def get_input_embeddings(self):
         return self.embed
@@ -49,7 +52,12 @@ class InductionLM(torch.nn.Module):
         # same[b, i, s]: position s < i holds the token at i, and s and s + 1 are real tokens
         same = (full[:, :, None] == full[:, None, :]) & (t[None, None, :] < t[None, :, None] - 0)
         same &= valid[:, None, :] & torch.roll(valid, -1, dims=1)[:, None, :] & (t[None, None, :] < t[-1])
-        latest = torch.where(same, t[None, None, :], -1).amax(dim=-1)  # (B, T): latest earlier match, or -1
+        if self.longest:  # rank matches by how far back they agree, the latest first among equals
+            same = same.long() * (self._agreement(full, valid) * full.shape[1] + t[None, None, :] + 1)
+            latest = torch.where(same > 0, same, 0).argmax(dim=-1)
+            latest = torch.where(same.amax(dim=-1) > 0, latest, -1)
+        else:
+            latest = torch.where(same, t[None, None, :], -1).amax(dim=-1)  # (B, T): latest earlier match, or -1
         logits = torch.zeros(batch, new, self.embed.num_embeddings)
         for b in range(batch):
             for j in range(new):
@@ -58,6 +66,20 @@ class InductionLM(torch.nn.Module):
                     logits[b, j, full[b, s + 1]] = self.strength
         keys = full.float()[:, None, :, None]
         return SimpleNamespace(logits=logits, past_key_values=DynamicCache([(keys, keys.clone())], config=self.config))
+
+    @staticmethod
+    def _agreement(full: torch.Tensor, valid: torch.Tensor, reach: int = 48) -> torch.Tensor:
+        """(B, T, T): for positions i and s, how many tokens before them agree (up to ``reach``)."""
+        agree = torch.zeros(full.shape[0], full.shape[1], full.shape[1], dtype=torch.long)
+        alive = torch.ones_like(agree, dtype=torch.bool)
+        for k in range(1, reach + 1):
+            a, b = torch.roll(full, k, dims=1), torch.roll(valid, k, dims=1)
+            match = (a[:, :, None] == a[:, None, :]) & b[:, None, :] & b[:, :, None]
+            match[:, :k, :] = False
+            match[:, :, :k] = False
+            alive &= match
+            agree += alive
+        return agree
 
 
 def clip(kind: str) -> Audio:

@@ -32,3 +32,12 @@ class Codes:
     def upto(self, level: int) -> Codes:
         """Only levels ``0..level`` (coarser reconstruction)."""
         return Codes(self.levels[: level + 1], self.num_samples)
+
+    def agreement(self, other: Codes) -> list[float]:
+        """Per level both have, the share of positions where the two hold the same code (over the shorter
+        length; 0.0 for an empty level). How exactly a generated clip copies a reference."""
+        shares = []
+        for mine, theirs in zip(self.levels, other.levels, strict=False):
+            n = min(len(mine), len(theirs))
+            shares.append(float((mine[:n] == theirs[:n]).float().mean()) if n else 0.0)
+        return shares

@@ -253,7 +253,9 @@ class ICLPipeline:
         report = _reporter(progress, 0.0, 1.0, "the clean clip")
         codes, tail = self._generate_codes(self.lm.prefix(prefix_prompt.ids), query_prompt, levels, lengths, report)
         codes = Codes(codes.levels, clip.codes.num_samples)
-        return AudioResult(self.codec.decode(codes), codes, concat(prefix_prompt, tail), time.perf_counter() - started)
+        copy = Codes(tuple(clip.codes.levels[level] for level in levels), clip.codes.num_samples)
+        audio = self.codec.decode(codes)
+        return AudioResult(audio, codes, concat(prefix_prompt, tail), time.perf_counter() - started, copy)
 
     def synthesize(
         self,
@@ -295,7 +297,8 @@ class ICLPipeline:
             parts.append(codes)
             prompt = concat(prompt, tail)
         codes = Codes(tuple(torch.cat([p.levels[i] for p in parts]) for i in range(len(levels))))
-        return AudioResult(self.codec.decode(codes), codes, prompt, time.perf_counter() - started)
+        copy = Codes(tuple(torch.cat([known[w].codes.levels[level] for w in words]) for level in levels))
+        return AudioResult(self.codec.decode(codes), codes, prompt, time.perf_counter() - started, copy)
 
     @property
     def all_levels(self) -> tuple[int, ...]:

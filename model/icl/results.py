@@ -35,7 +35,17 @@ class ClassifyResult:
 
 @dataclass(frozen=True)
 class AudioResult:
+    """Generated audio, and what doing nothing but the codec would give: ``copy_codes`` are the codes of an
+    exact copy of the input (enhance: the noisy query's own; synthesize: the demonstrations of the words,
+    joined), the baseline the LLM's writing must beat."""
+
     audio: Audio
     codes: Codes
     prompt: Prompt  # the whole prompt including the generated tokens
     seconds: float
+    copy_codes: Codes | None = None
+
+    @property
+    def copy_accuracy(self) -> list[float]:
+        """Per level written, the share of generated codes equal to the copy's (empty without a copy)."""
+        return self.codes.agreement(self.copy_codes) if self.copy_codes is not None else []

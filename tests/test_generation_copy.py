@@ -1,0 +1,66 @@
+"""Generation against what copying gives: a rigged LLM that copies perfectly makes synthesis return exactly the
+demonstrations' codes, and the copy-accuracy measure is right on hand-made codes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench.generation import copy_columns
+from model.codec.codes import Codes
+from model.debug import debug_pipeline
+from model.icl.pipeline import ICLPipeline
+from model.icl.prompts import Prompt
+from model.icl.results import AudioResult
+from model.lm.frozen import FrozenLM
+from tests.test_channel_copy import InductionLM, clip
+
+
+@pytest.fixture(scope="module")
+def copier():
+    base = debug_pipeline()
+    model = InductionLM(base.lm.model.config, base.lm.vocab_size, longest=True)
+    return ICLPipeline(base.codec, FrozenLM(model, base.lm.tokenizer, "debug"), base.vocab, base.limits)
+
+
+PAIRS = [("yes", clip("hum")), ("no", clip("whistle")), ("one", clip("hiss"))]  # words the debug tokenizer knows
+
+
+@pytest.mark.parametrize("text", ["one yes", "no", "yes no one yes"])
+def test_a_perfect_copier_synthesizes_exactly_the_demonstrations(copier, text):
+    result = copier.synthesize(PAIRS, text)
+    demos = {word: copier.tokenize(audio).codes for word, audio in PAIRS}
+    words = text.split()
+    for level, generated in enumerate(result.codes.levels):
+        expected = torch.cat([demos[w].levels[level] for w in words])
+        assert torch.equal(generated, expected), level
+    assert result.copy_accuracy == [1.0] * copier.codec.config.num_levels
+    assert all(torch.equal(a, b) for a, b in zip(result.copy_codes.levels, result.codes.levels, strict=True))
+
+
+def test_synthesis_of_fewer_levels_copies_those_levels(copier):
+    result = copier.synthesize(PAIRS, "no one", levels=(0, 1))
+    assert result.codes.num_levels == result.copy_codes.num_levels == 2
+    assert result.copy_accuracy == [1.0, 1.0]
+
+
+def test_enhancement_reports_the_noisy_query_as_its_copy(copier):
+    query = clip("whistle")
+    result = copier.enhance([(clip("hiss"), clip("hum"))], query)
+    own = copier.tokenize(query).codes
+    assert all(torch.equal(a, b) for a, b in zip(result.copy_codes.levels, own.levels, strict=True))
+    assert len(result.copy_accuracy) == own.num_levels and all(0 <= a <= 1 for a in result.copy_accuracy)
+
+
+def test_agreement_on_hand_made_codes():
+    generated = Codes((torch.tensor([0, 1, 2, 3]), torch.tensor([5, 5])))
+    reference = Codes((torch.tensor([0, 1, 9, 3]), torch.tensor([5, 6, 7])))
+    assert generated.agreement(reference) == [0.75, 0.5]  # over the shorter length
+    assert Codes((torch.tensor([], dtype=torch.long),)).agreement(reference) == [0.0]
+
+
+def test_the_benchmark_reports_copy_accuracy_per_level():
+    generated = Codes((torch.tensor([0, 1, 2, 3]), torch.tensor([5, 5, 6, 6])))
+    copy = Codes((torch.tensor([0, 1, 2, 2]), torch.tensor([5, 6, 6, 6])))
+    result = AudioResult(None, generated, Prompt(), 0.0, copy)
+    assert copy_columns(result) == {"copy_accuracy": {"level0": 0.75, "level1": 0.75}}
