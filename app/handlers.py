@@ -167,10 +167,11 @@ class Handlers:
         result = self.pipeline.enhance(pairs, before, progress=_bar(progress))
         return (
             to_widget(result.audio),
+            to_widget(self.pipeline.codec.decode(result.copy_codes)),
             spectrogram_image(before.samples),
             spectrogram_image(result.audio.samples),
             self._view(result.prompt),
-            f"generated in {result.seconds:.1f} s on {self.pipeline.lm.device}",
+            self._generation_note(result, "the noisy clip's"),
         )
 
     # --- synthesize -------------------------------------------------------------------------------------------
@@ -181,8 +182,13 @@ class Handlers:
         pairs = [(label, path) for path, label in labelled_files(files, rows)]
         progress(0.05, desc="Encoding the demonstrations; then the LLM writes each word's tokens")
         result = self.pipeline.synthesize(pairs, text or "", progress=_bar(progress))
-        timing = f"generated in {result.seconds:.1f} s on {self.pipeline.lm.device}"
-        return to_widget(result.audio), self._view(result.prompt), timing
+        copied = to_widget(self.pipeline.codec.decode(result.copy_codes))
+        return to_widget(result.audio), copied, self._view(result.prompt), self._generation_note(result, "the words'")
+
+    def _generation_note(self, result, whose: str) -> str:
+        """Timing, and how much of the codec-alone baseline's tokens the LLM wrote unchanged, per level."""
+        kept = " · ".join(f"L{i} {share:.0%}" for i, share in enumerate(result.copy_accuracy))
+        return f"generated in {result.seconds:.1f} s on {self.pipeline.lm.device} · tokens equal to {whose} own: {kept}"
 
     # --- codec explorer ---------------------------------------------------------------------------------------
     @user_errors

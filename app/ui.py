@@ -127,6 +127,15 @@ def _classify_tab(h: Handlers) -> None:
     replay.click(h.reconstruct, [clip, files, query], heard, api_name="reconstruct", concurrency_id=MODELS)
 
 
+# What each generated clip is beside: the codec alone is what copying the input's tokens gives.
+CODEC_ALONE = {
+    "enhance": "**Enhanced**: tokens the LLM wrote. **Codec alone**: the noisy clip's own tokens, decoded — "
+    "what the codec gives with no LLM; the LLM helps only where it sounds better than this.",
+    "synthesize": "**Generated**: tokens the LLM wrote for the text. **Codec alone**: the demonstrations of "
+    "those words, decoded one after another — what a perfect copy of their tokens would give.",
+}
+
+
 def _enhance_tab(h: Handlers) -> None:
     gr.Markdown(HOW_TO["enhance"])
     with gr.Row():
@@ -138,7 +147,10 @@ def _enhance_tab(h: Handlers) -> None:
         )
         with gr.Column():
             run, timing = _actions("Enhance")
-        output = gr.Audio(label="Enhanced", interactive=False, elem_id="enhance-output")
+        with gr.Column():
+            output = gr.Audio(label="Enhanced", interactive=False, elem_id="enhance-output")
+            alone = gr.Audio(label="Codec alone", interactive=False, elem_id="enhance-codec-alone")
+            gr.Markdown(CODEC_ALONE["enhance"])
     with gr.Row():
         before = gr.Image(label="Before (log-mel)", interactive=False)
         after = gr.Image(label="After (log-mel)", interactive=False)
@@ -146,7 +158,7 @@ def _enhance_tab(h: Handlers) -> None:
     run.click(
         on_gpu(h.enhance, GPU_SECONDS["enhance"]),
         [noisy, clean, query],
-        [output, before, after, prompt, timing],
+        [output, alone, before, after, prompt, timing],
         api_name="enhance",
         concurrency_id=MODELS,
     )
@@ -165,12 +177,14 @@ def _synthesize_tab(h: Handlers) -> None:
             text = gr.Textbox(label="Text to speak (demonstrated words or digits)", value="3 1 2")
             run, timing = _actions("Synthesize")
             output = gr.Audio(label="Generated audio", interactive=False, elem_id="synthesize-output")
+            alone = gr.Audio(label="Codec alone", interactive=False, elem_id="synthesize-codec-alone")
+            gr.Markdown(CODEC_ALONE["synthesize"])
     prompt = _tokens("Prompt and generated tokens")
     _relabel_on_user_edits(h, files, rows, "synthesis_texts")
     run.click(
         on_gpu(h.synthesize, GPU_SECONDS["synthesize"]),
         [files, rows, text],
-        [output, prompt, timing],
+        [output, alone, prompt, timing],
         api_name="synthesize",
         concurrency_id=MODELS,
     )

@@ -84,14 +84,16 @@ def test_library_errors_reach_the_user(handlers, files, tmp_path):
 
 
 def test_enhance_synthesize_and_explore(handlers, files):
-    out, before, after, view, _ = handlers.enhance([files["dog_1"]], [files["dog_2"]], files["query"])
-    assert out[1].shape == (int(0.7 * 16_000),) and before.ndim == after.ndim == 3
+    out, alone, before, after, view, note = handlers.enhance([files["dog_1"]], [files["dog_2"]], files["query"])
+    assert out[1].shape == alone[1].shape == (int(0.7 * 16_000),) and before.ndim == after.ndim == 3
+    assert "tokens equal to the noisy clip's own: L0 " in note and note.count("%") == 3
     assert {c for _, c in view} >= {"answer L0", "answer L1", "answer L2"}
     with pytest.raises(gr.Error, match="as many clean clips"):
         handlers.enhance([files["dog_1"]], [], files["query"])
     rows = [["dog_1.wav", "one"], ["cat_1.wav", "two"]]
-    audio, _view, _ = handlers.synthesize([files["dog_1"], files["cat_1"]], rows, "1 2 1")
-    assert len(audio[1]) > 16_000
+    audio, alone, _view, note = handlers.synthesize([files["dog_1"], files["cat_1"]], rows, "1 2 1")
+    assert len(audio[1]) > 16_000 and abs(len(alone[1]) - 3 * int(0.7 * 16_000)) < 3 * 1280  # demos joined
+    assert "tokens equal to the words' own" in note
     tokens, before, after, level0, _level01, full, stats = handlers.explore(files["query"])
     assert [t for t, _ in tokens if t.startswith("L")][:3] == ["L0: ", "L1: ", "L2: "]
     assert len(level0[1]) == len(full[1]) == int(0.7 * 16_000) and "tokens/s" in stats

@@ -54,8 +54,10 @@ def test_synthesize_through_the_api(client):
     words = ["zero", "one", "two", "three"]
     files = [DEMO / f"tts/flite_slt/{i:02d}.flac" for i in range(4)]
     rows = table([[f.name, w] for f, w in zip(files, words, strict=True)], ["clip", "text"])
-    audio, view, timing = client.predict([handle_file(str(f)) for f in files], rows, "3 1", api_name="/synthesize")
-    assert Path(audio).is_file()
+    audio, alone, view, timing = client.predict(
+        [handle_file(str(f)) for f in files], rows, "3 1", api_name="/synthesize"
+    )
+    assert Path(audio).is_file() and Path(alone).is_file() and "tokens equal to" in timing
 
 
 def test_enhance_and_a_bad_request_then_a_good_one(client):
@@ -65,10 +67,10 @@ def test_enhance_and_a_bad_request_then_a_good_one(client):
     clean = [handle_file(str(DEMO / "enhance/pair00_clean.flac"))]
     with pytest.raises(Exception, match="as many clean clips"):
         client.predict(noisy, [], handle_file(str(DEMO / "enhance/pair01_noisy.flac")), api_name="/enhance")
-    output, before, after, view, timing = client.predict(
+    output, alone, before, after, view, timing = client.predict(
         noisy, clean, handle_file(str(DEMO / "enhance/pair01_noisy.flac")), api_name="/enhance"
     )
-    assert Path(output).is_file()
+    assert Path(output).is_file() and Path(alone).is_file()
 
 
 def test_enhancement_pairs_are_matched_by_their_uploaded_names(client):
