@@ -1,0 +1,103 @@
+"""Where decoding time goes, and whether onnxruntime speeds up the vocoder (the codec issue's speed target:
+encode + decode ≥ 15× real time on 2 cores). Times, on one 10-s clip: encode, the codec's mel decoder,
+HiFi-GAN V1 in PyTorch and, when ``onnx`` is installed, the same generator exported to onnxruntime.
+
+    python -m bench.decode_speed [--codec checkpoints/codec] [--seconds 10] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.provenance import write_result
+from model.audio import Audio, load_audio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return round(min(times), 3)
+
+
+def onnx_vocoder(vocoder: torch.nn.Module, mel: torch.Tensor, threads: int):
+    """The vocoder as an onnxruntime session (None when ``onnx`` is not installed), checked against PyTorch."""
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+        import onnxruntime as ort
+    except ImportError:
+        return None, None
+    path = Path(tempfile.mkdtemp()) / "hifigan.onnx"
+    axes = {"mel": {2: "frames"}, "wav": {2: "samples"}}
+    torch.onnx.export(vocoder, (mel,), path, input_names=["mel"], output_names=["wav"], dynamic_axes=axes, dynamo=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    with torch.inference_mode():
+        error = float(np.abs(session.run(None, {"mel": mel.numpy()})[0] - vocoder(mel).numpy()).max())
+    return session, error
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--codec", type=Path, default=ROOT / "checkpoints" / "codec")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench_results" / "decode_speed.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from model.codec.io import load_codec
+
+    codec = load_codec(args.codec)
+    speech = load_audio(ROOT / "demo_examples" / "enhance" / "pair00_clean.flac").samples
+    samples = np.resize(speech, int(args.seconds * 16_000)).astype(np.float32)
+    audio = Audio(samples, 16_000, "speech")
+    codes = codec.encode(audio)
+    levels = [torch.as_tensor(c) for c in codec._from_codes(codes)]
+    frames = codec._frames_of(codes)
+    with torch.inference_mode():
+        mel = codec.decoder_mel(levels, frames)
+        timings = {
+            "encode": best_of(lambda: codec.encode(audio), args.repeats),
+            "mel_decoder": best_of(lambda: codec.decoder_mel(levels, frames), args.repeats),
+            "hifigan_torch": best_of(lambda: codec.vocoder(mel), args.repeats),
+            "decode_total_torch": best_of(lambda: codec.decode(codes), args.repeats),
+        }
+    session, error = onnx_vocoder(codec.vocoder, mel, args.threads)
+    if session is not None:
+        timings["hifigan_onnxruntime"] = best_of(lambda: session.run(None, {"mel": mel.numpy()}), args.repeats)
+    seconds = args.seconds
+    result = {
+        "clip_seconds": seconds,
+        "threads": args.threads,
+        "seconds": timings,
+        "x_realtime": {
+            "encode": round(seconds / timings["encode"], 1),
+            "decode_torch": round(seconds / timings["decode_total_torch"], 1),
+            "encode_decode_torch": round(seconds / (timings["encode"] + timings["decode_total_torch"]), 1),
+        },
+        "onnxruntime_max_abs_difference": error,
+    }
+    if session is not None:
+        rest = timings["decode_total_torch"] - timings["hifigan_torch"]
+        result["x_realtime"]["encode_decode_onnxruntime"] = round(
+            seconds / (timings["encode"] + rest + timings["hifigan_onnxruntime"]), 1
+        )
+    result["vocoder_share_of_decode"] = round(timings["hifigan_torch"] / timings["decode_total_torch"], 3)
+    print(result)
+    write_result(args.out, result, {k: str(v) for k, v in vars(args).items()})
+
+
+if __name__ == "__main__":
+    main()
