@@ -73,3 +73,18 @@ def test_the_wheels_encoder_matches_ctranslate2(tmp_path):
     features = np.ascontiguousarray(FeatureExtractor()(audio)[:, :3000], dtype=np.float32)
     theirs = torch.from_numpy(np.array(reference.encode(ctranslate2.StorageView.from_array(features[None]))))[0]
     assert torch.nn.functional.cosine_similarity(ours, theirs.float(), dim=-1).min() > 0.999
+
+
+def test_the_codec_moves_its_whisper_encoder_with_itself():
+    from model.codec.model import LLMCodec
+    from model.debug import debug_codec
+
+    encoder = WhisperEncoder(WhisperConfig(width=32, heads=4, layers=2, max_frames=1500)).eval()
+    moved = []
+    encoder.to = lambda device: moved.append(torch.device(device))  # record where it is sent
+    features = WhisperFeatures(2, 640, encoder=encoder)
+    codec = LLMCodec(debug_codec().config, features, torch.nn.Identity())
+    assert codec.to("cpu") is codec
+    assert moved == [torch.device("cpu")]
+    lazy = WhisperFeatures(2, 640)  # not loaded yet: remembers the device for when it loads
+    assert lazy.to("cpu")._device == torch.device("cpu") and lazy._encoder is None
