@@ -111,3 +111,10 @@ def synthesize_row() -> list:
     """The synthesize tab's example: [clip files, text table, text to speak]."""
     pairs, text = synthesize_example()
     return [[p for _, p in pairs], [[Path(p).name, t] for t, p in pairs], text]
+
+
+def ask_examples() -> list[list[str]]:
+    """The Ask tab's examples: [clip, instruction, path] — a spoken digit, through each path."""
+    clip = path("commands/seven/flite_slt.flac")
+    instruction = "<speech>\nWhich number is this? Answer with the digit."
+    return [[clip, instruction, "direct"], [clip, instruction, "cascade"]]

@@ -3,9 +3,13 @@ becomes a message the user can act on, and the server goes on serving."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import inspect
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -19,6 +23,7 @@ from model.audio import Audio
 from model.icl.pipeline import ClassifyOptions, ICLPipeline, SupportSet
 from model.icl.prompts import PromptOptions
 from model.lru import LRUCache
+from model.speech.ask import AskPipeline
 
 logger = logging.getLogger(__name__)
 # (what the user reads, what the API takes): clients send the stable values, e.g. levels="0,1", scoring="channel".
@@ -30,6 +35,10 @@ SCORING_CHOICES = [
     ("write the label (direct, fast)", "direct"),
 ]
 SUPPORT_SETS_KEPT = 8  # recently used support sets (their KV caches: a few MB each on the CPU)
+PATH_CHOICES = [
+    ("direct: the adapter turns the speech into the LLM's input embeddings", "direct"),
+    ("cascade: Whisper transcribes, the LLM reads the transcript", "cascade"),
+]
 
 
 def choice_value(value, choices: list[tuple[str, str]], name: str) -> str:
@@ -69,12 +78,13 @@ def _content_key(path: str) -> str:
 
 
 def user_errors(handler):
-    """Turn a ``ValueError`` into a ``gr.Error`` with its message; log anything unexpected and say so."""
+    """Turn a ``ValueError`` into a ``gr.Error`` with its message; log anything unexpected and say so. Works for
+    streaming handlers (generators) too: their errors are raised while they run, not when they are called."""
 
-    @functools.wraps(handler)
-    def wrapped(*args, **kwargs):
+    @contextlib.contextmanager
+    def translated():
         try:
-            return handler(*args, **kwargs)
+            yield
         except gr.Error:
             raise
         except ValueError as error:
@@ -86,6 +96,20 @@ def user_errors(handler):
                 "Please try again or with other clips."
             ) from error
 
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)
+        def streaming(*args, **kwargs):
+            with translated():
+                yield from handler(*args, **kwargs)
+
+        return streaming
+
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        with translated():
+            return handler(*args, **kwargs)
+
     return wrapped
 
 
@@ -95,8 +119,16 @@ def to_widget(audio: Audio) -> tuple[int, np.ndarray]:
 
 
 class Handlers:
-    def __init__(self, pipeline: ICLPipeline, support_sets_kept: int = SUPPORT_SETS_KEPT):
+    def __init__(
+        self,
+        pipeline: ICLPipeline,
+        support_sets_kept: int = SUPPORT_SETS_KEPT,
+        ask: Callable[[], AskPipeline] | None = None,
+    ):
         self.pipeline = pipeline
+        # The Ask tab's models (Whisper, the adapter, maybe a second small LLM) load on its first use.
+        self._make_ask = ask or (lambda: AskPipeline.beside(pipeline.lm))
+        self._ask: AskPipeline | None = None
         # Keyed by the clips' contents, their labels and the options: a second query against the same
         # demonstrations costs what the library's cached path costs, not a new support set.
         self._support_sets: LRUCache[SupportSet] = LRUCache(support_sets_kept)
@@ -189,6 +221,30 @@ class Handlers:
         """Timing, and how much of the codec-alone baseline's tokens the LLM wrote unchanged, per level."""
         kept = " · ".join(f"L{i} {share:.0%}" for i, share in enumerate(result.copy_accuracy))
         return f"generated in {result.seconds:.1f} s on {self.pipeline.lm.device} · tokens equal to {whose} own: {kept}"
+
+    # --- ask ------------------------------------------------------------------------------------------------------
+    @user_errors
+    def ask(self, clip, instruction, path=None):
+        """Stream (answer, transcript, status) while the LLM writes its answer about the clip."""
+        if not clip:
+            raise ValueError("Upload or record a spoken question or passage first.")
+        path = choice_value(path or PATH_CHOICES[0][1], PATH_CHOICES, "path")
+        if self._ask is None:
+            self._ask = self._make_ask()
+        asker = self._ask
+        audio = self._ask_audio(asker, clip)
+        started = time.perf_counter()
+        text, transcript = "", ""
+        yield "", "", f"listening ({path})…"
+        for text, transcript in asker.stream(audio, instruction or "", path):
+            yield text, transcript, "writing…"
+        seconds = time.perf_counter() - started
+        yield text, transcript, f"answered in {seconds:.1f} s by {asker.lm.name} on {asker.lm.device} ({path} path)"
+
+    def _ask_audio(self, asker: AskPipeline, value) -> Audio:
+        if isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], np.ndarray):
+            return asker.load_array(value[1], int(value[0]))
+        return asker.load(value, name=f"the clip ({Path(str(value)).name})")
 
     # --- codec explorer ---------------------------------------------------------------------------------------
     @user_errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app import examples
-from app.handlers import LEVEL_CHOICES, SCORING_CHOICES, Handlers, user_errors
+from app.handlers import LEVEL_CHOICES, PATH_CHOICES, SCORING_CHOICES, Handlers, user_errors
 from app.settings import AppSettings
 from components.support_editor import audio_files, support_editor
 from components.token_view import colour_map
@@ -25,7 +25,7 @@ speaks — with no fine-tuning. Drag in demonstrations, add a query, and look at
 
 # Seconds of ZeroGPU time asked per call: enough for the slowest case of each task on a GPU, and short, since
 # ZeroGPU queues long requests behind short ones. Generation writes every level of every token step by step.
-GPU_SECONDS = {"classify": 30, "explore": 20, "enhance": 120, "synthesize": 90}
+GPU_SECONDS = {"classify": 30, "explore": 20, "enhance": 120, "synthesize": 90, "ask": 60}
 
 
 HOW_TO = {
@@ -37,6 +37,9 @@ HOW_TO = {
     "of those words, press *Synthesize*.",
     "explore": "**How to use:** upload or record any clip to see the codec's tokens per level and hear what "
     "each level alone reconstructs.",
+    "ask": "**How to use:** upload or record a spoken question or passage, write what the LLM should do with it "
+    "(`<speech>` marks where the clip goes), press *Ask*: the answer appears as it is written. *Direct* hands "
+    "the LLM the speech itself through a small trained adapter; *cascade* hands it Whisper's transcript.",
 }
 
 
@@ -191,6 +194,39 @@ def _synthesize_tab(h: Handlers) -> None:
     gr.Examples([examples.synthesize_row()], [files, rows, text], example_labels=["Ten digits, one voice"])
 
 
+def _ask_tab(h: Handlers) -> None:
+    gr.Markdown(HOW_TO["ask"])
+    with gr.Row():
+        clip = gr.Audio(
+            label="Spoken question or passage (up to 90 s)",
+            sources=["upload", "microphone"],
+            type="filepath",
+            elem_id="ask-clip",
+        )
+        with gr.Column():
+            instruction = gr.Textbox(
+                label="Instruction (<speech> is where the clip goes)",
+                value="Answer the question in one word. <speech>",
+                elem_id="ask-instruction",
+            )
+            path = gr.Radio(PATH_CHOICES, value=PATH_CHOICES[0][1], label="How the LLM hears the clip")
+            run, status = _actions("Ask")
+    answer = gr.Textbox(label="Answer", interactive=False, elem_id="ask-answer")
+    transcript = gr.Textbox(label="What Whisper heard (cascade path)", interactive=False, elem_id="ask-transcript")
+    run.click(
+        on_gpu(h.ask, GPU_SECONDS["ask"]),
+        [clip, instruction, path],
+        [answer, transcript, status],
+        api_name="ask",
+        concurrency_id=MODELS,
+    )
+    gr.Examples(
+        list(examples.ask_examples()),
+        [clip, instruction, path],
+        example_labels=["A spoken digit, direct", "The same, through Whisper"],
+    )
+
+
 def _explorer_tab(h: Handlers) -> None:
     gr.Markdown(HOW_TO["explore"])
     with gr.Row():
@@ -233,5 +269,7 @@ def build_demo(pipeline: ICLPipeline, settings: AppSettings = AppSettings()) -> 
                 _synthesize_tab(handlers)
             with gr.Tab("Codec explorer"):
                 _explorer_tab(handlers)
+            with gr.Tab("Ask"):
+                _ask_tab(handlers)
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue)
     return demo

@@ -90,6 +90,49 @@ DEV_VOICES = (
     ),
 )
 
+# Training voices (codec, speech adapter): espeak-ng accents x variants that neither set above uses.
+ENGLISH = ("en-us", "en-gb", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
+VARIANTS = (
+    "f3",
+    "f5",
+    "m3",
+    "m6",
+    "m8",
+    "Alex",
+    "Andy",
+    "Annie",
+    "belinda",
+    "benjamin",
+    "caleb",
+    "david",
+    "ed",
+    "edward",
+    "Gene",
+    "iven",
+    "john",
+    "linda",
+    "max",
+    "Michael",
+    "paul",
+    "robert",
+    "steph",
+    "travis",
+    "victor",
+    "zac",
+    "anika",
+    "aunty",
+    "boris",
+    "quincy",
+)
+
+
+def train_voices(count: int) -> list[Voice]:
+    used = {v.id for v in DEMO_VOICES + DEV_VOICES}
+    voices = [Voice("espeak-ng", f"{lang}+{variant}") for lang in ENGLISH for variant in VARIANTS]
+    voices = [v for v in voices if v.id not in used]
+    random.Random(0).shuffle(voices)
+    return [Voice("flite", "kal"), *voices[: count - 1]]
+
 
 @dataclass
 class Clip:

@@ -5,6 +5,7 @@ python -m model classify q.wav --demo a.wav=yes --demo b.wav=no
 python -m model enhance noisy_q.wav --pair n1.wav:c1.wav --out clean.wav
 python -m model synthesize "3 1 2" --pair three=3.wav --pair one=1.wav --pair two=2.wav --out out.wav
 python -m model fewshot --jsonl < requests.jsonl         # the fewshot-v1 protocol
+python -m model --lm tiny ask question.wav --prompt "Answer in one word: <speech>" [--path cascade]
 python -m model info --load                              # installed LLMs, caches, tables
 """
 
@@ -86,6 +87,25 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
         server = FewShotServer(_pipeline(args), options)
     for answer in server.serve(sys.stdin):
         print(answer, flush=True)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Stream the LLM's answer about a clip to stdout (the direct path, or the Whisper cascade)."""
+    from model.speech.ask import AskPipeline
+
+    pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, device=args.device, dtype=args.dtype)
+    started, shown, transcript = time.perf_counter(), "", ""
+    for text, heard in pipeline.stream(args.file, args.prompt, args.path, args.max_new_tokens):
+        if not args.json:
+            print(text[len(shown) :], end="", flush=True)
+        shown, transcript = text, heard
+    seconds = time.perf_counter() - started
+    if args.json:
+        record = {"answer": shown.strip(), "path": args.path, "transcript": transcript, "seconds": round(seconds, 2)}
+        print(json.dumps(record))
+    else:
+        print()
     return 0
 
 
@@ -177,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fewshot.add_argument("--levels", help="override the recipe's codec levels, e.g. 0 or 0,1")
     fewshot.set_defaults(run=cmd_fewshot)
+    ask = commands.add_parser("ask", help="ask the LLM about a spoken clip; the answer streams as it is written")
+    ask.add_argument("file", type=Path)
+    ask.add_argument("--prompt", default="<speech>", help="the instruction; <speech> marks where the clip goes")
+    ask.add_argument("--path", choices=["direct", "cascade"], default="direct", help="adapter, or Whisper's transcript")
+    ask.add_argument("--adapter", help="speech adapter folder (default: the committed one for --lm)")
+    ask.add_argument("--max-new-tokens", type=int, default=64)
+    ask.add_argument("--json", action="store_true", help="print one JSON object (answer, transcript, seconds)")
+    ask.set_defaults(run=cmd_ask)
     info = commands.add_parser("info", help="show installed LLMs, caches and tables")
     info.add_argument("--load", action="store_true", help="also load the LLM and generate a few tokens")
     info.set_defaults(run=cmd_info)

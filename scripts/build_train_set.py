@@ -13,46 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from dataclasses import asdict
 from pathlib import Path
 
 from demo_examples import build
-from demo_examples.build import Clip, Voice, convert, fetch_sources, fillets_split, speak
+from demo_examples.build import Clip, Voice, convert, fetch_sources, fillets_split, speak, train_voices
 
-ENGLISH = ("en-us", "en-gb", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
-VARIANTS = (
-    "f3",
-    "f5",
-    "m3",
-    "m6",
-    "m8",
-    "Alex",
-    "Andy",
-    "Annie",
-    "belinda",
-    "benjamin",
-    "caleb",
-    "david",
-    "ed",
-    "edward",
-    "Gene",
-    "iven",
-    "john",
-    "linda",
-    "max",
-    "Michael",
-    "paul",
-    "robert",
-    "steph",
-    "travis",
-    "victor",
-    "zac",
-    "anika",
-    "aunty",
-    "boris",
-    "quincy",
-)
 FOREIGN = {
     "de": "guten morgen, wie geht es dir heute",
     "fr": "bonjour, comment allez-vous aujourd'hui",
@@ -91,14 +57,6 @@ TEXTS = (
     "my phone number is five five five one two three four",
 )
 KTUBERLING = ("ca", "da", "lt", "uk", "nl", "sv", "fi", "gl", "pt", "sl")
-
-
-def train_voices(count: int) -> list[Voice]:
-    used = {v.id for v in build.DEMO_VOICES + build.DEV_VOICES}
-    voices = [Voice("espeak-ng", f"{lang}+{variant}") for lang in ENGLISH for variant in VARIANTS]
-    voices = [v for v in voices if v.id not in used]
-    random.Random(0).shuffle(voices)
-    return [Voice("flite", "kal"), *voices[: count - 1]]
 
 
 def main() -> None:

@@ -116,10 +116,41 @@ def test_examples_are_complete_tasks(handlers):
         examples.path("../README.md")
 
 
+def test_ask_streams_the_answer_then_says_how_long_it_took(files):
+    from tests.test_speech import tiny_pipeline
+
+    made = []
+    handlers = Handlers(debug_pipeline(), ask=lambda: made.append(1) or tiny_pipeline())
+    for path in ("cascade", "direct"):
+        steps = list(handlers.ask(files["query"], "Input: <speech> Output:", path))
+        assert steps[0] == ("", "", f"listening ({path})…") and len(steps) >= 3
+        assert steps[-1][1] == ("two" if path == "cascade" else "")  # the stand-in transcriber's words
+        assert f"({path} path)" in steps[-1][2] and "answered in" in steps[-1][2]
+    assert made == [1]  # the Ask models load once, on first use
+    recorded = (16_000, (sine(0.5, 16_000) * 20_000).astype(np.int16))
+    assert list(handlers.ask(recorded, "<speech>", "cascade"))[-1][1] == "two"
+
+
+@pytest.mark.parametrize(
+    ("clip", "instruction", "path", "message"),
+    [
+        (None, "x", "direct", "Upload or record"),
+        ("query", "x", "telepathy", "Unknown path"),
+        ("query", "", None, "Write an instruction"),
+    ],
+)
+def test_ask_explains_bad_requests(files, clip, instruction, path, message):
+    from tests.test_speech import tiny_pipeline
+
+    handlers = Handlers(debug_pipeline(), ask=tiny_pipeline)
+    with pytest.raises(gr.Error, match=message):
+        list(handlers.ask(files.get(clip), instruction, path))
+
+
 def test_build_demo_wires_every_event_with_an_api_name():
     demo = build_demo(debug_pipeline(), AppSettings(concurrency_limit=2, max_queue=5))
     names = {fn.api_name for fn in demo.fns.values()}
-    assert {"classify", "enhance", "synthesize", "explore", "reconstruct"} <= names
+    assert {"classify", "enhance", "synthesize", "explore", "reconstruct", "ask"} <= names
     assert all(fn.api_name for fn in demo.fns.values())
     assert demo._queue.max_size == 5
 

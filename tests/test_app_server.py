@@ -85,7 +85,7 @@ def test_enhancement_pairs_are_matched_by_their_uploaded_names(client):
 
 def test_the_api_lists_only_what_a_client_should_call(client):
     api = client.view_api(return_format="dict", print_info=False)
-    assert set(api["named_endpoints"]) == {"/classify", "/enhance", "/synthesize", "/explore", "/reconstruct"}
+    assert set(api["named_endpoints"]) == {"/classify", "/enhance", "/synthesize", "/explore", "/reconstruct", "/ask"}
     assert not api["unnamed_endpoints"]
 
 

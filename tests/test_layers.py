@@ -41,6 +41,14 @@ def test_the_llm_never_imports_the_codec_or_the_layer_above(path):
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
+@pytest.mark.parametrize("path", files("speech"), ids=lambda p: p.name)
+def test_speech_in_text_out_stands_beside_in_context_learning(path):
+    """It reads Whisper's encoder and the LLM, never the codec's tokens or the few-shot layer."""
+    bad = {n for n in imports_of(path) if n.startswith(("model.icl", "model.vocab", "gradio"))}
+    bad |= {n for n in imports_of(path) if n.startswith("model.codec") and n != "model.codec.whisper"}
+    assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
 @pytest.mark.parametrize("path", sorted(LIBRARY.rglob("*.py")), ids=lambda p: str(p.relative_to(LIBRARY)))
 def test_nothing_in_the_library_imports_gradio(path):
     assert not {n for n in imports_of(path) if n.split(".")[0] in ("gradio", "app", "components")}

@@ -1,0 +1,132 @@
+"""Speech in, text out, on the development prompts of ``ask_set/`` (``python scripts/build_ask_set.py``): voices and
+question texts never trained on. Needs ``pip install -r requirements-bench.txt`` (ROUGE).
+
+    python -m bench.ask [--lm tiny] [--adapter DIR] [--dtype auto] [--questions 0] [--passages 20]
+
+* **Questions** with one-word answers: first the LLM answers from the transcript; the prompts it gets right
+  are kept (so the accuracy from text is 1 on them by construction), then the same prompts are asked from
+  speech, on the direct path (adapter) and the cascade (Whisper base → the same LLM). The figure the issue asks
+  for is accuracy from speech ÷ accuracy from text.
+* **Passages** (20–60 s): a one-sentence summary from speech (both paths) against the summary from the
+  transcript, ROUGE-L F1.
+* **Latency**: a 10-s spoken question (a development passage cut to 10 s) answered in a few words, both paths.
+
+Writes ``bench_results/ask_<lm>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.provenance import write_result
+from model.audio import Audio, load_audio
+from model.speech.ask import AskPipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def is_correct(answer: str, accepted: list[str]) -> bool:
+    """Any accepted answer among the first three words of the response (case and punctuation ignored)."""
+    words = re.findall(r"[a-z0-9]+", answer.lower())[:3]
+    return any(a.lower() in words for a in accepted)
+
+
+def rouge_l(reference: str, candidate: str) -> float:
+    from rouge_score import rouge_scorer
+
+    return float(rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True).score(reference, candidate)["rougeL"].fmeasure)
+
+
+def questions(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) -> dict:
+    rows, dropped = [], 0
+    for clip in clips[: limit or None]:
+        from_text = pipeline.answer_text(clip["text"], clip["instruction"], max_new_tokens=8)
+        if not is_correct(from_text, clip["answers"]):
+            dropped += 1
+            continue
+        row = {"text": clip["text"], "voice": clip["voice"], "from_text": from_text}
+        for path in ("direct", "cascade"):
+            result = pipeline.answer(root / clip["path"], clip["instruction"], path, max_new_tokens=8)
+            row[path] = {"answer": result.text, "correct": is_correct(result.text, clip["answers"])}
+            row[path] |= {"seconds": round(result.seconds, 2)} | (
+                {"heard": result.transcript} if path == "cascade" else {}
+            )
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    asked = len(rows) + dropped
+    summary = {"prompts": asked, "right_from_text": len(rows), "text_accuracy": round(len(rows) / max(1, asked), 3)}
+    for path in ("direct", "cascade"):
+        accuracy = statistics.mean(r[path]["correct"] for r in rows) if rows else 0.0
+        summary[f"{path}_accuracy_relative_to_text"] = round(accuracy, 3)
+        summary[f"{path}_seconds"] = round(statistics.mean(r[path]["seconds"] for r in rows), 2) if rows else None
+    return {"summary": summary, "rows": rows}
+
+
+def passages(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) -> dict:
+    rows = []
+    for clip in clips[:limit]:
+        audio = load_audio(root / clip["path"], limits=pipeline.limits)
+        if not 20 <= audio.duration <= 60:
+            continue
+        from_text = pipeline.answer_text(clip["text"], clip["instruction"], max_new_tokens=48)
+        row = {"seconds_of_speech": round(audio.duration, 1), "from_text": from_text}
+        for path in ("direct", "cascade"):
+            result = pipeline.answer(audio, clip["instruction"], path, max_new_tokens=48)
+            row[path] = {"summary": result.text, "rouge_l": round(rouge_l(from_text, result.text), 3)}
+            row[path]["seconds"] = round(result.seconds, 2)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    summary = {"passages": len(rows)}
+    for path in ("direct", "cascade"):
+        summary[f"{path}_rouge_l"] = round(statistics.mean(r[path]["rouge_l"] for r in rows), 3) if rows else None
+    return {"summary": summary, "rows": rows}
+
+
+def latency(pipeline: AskPipeline, clip: dict, root: Path) -> dict:
+    audio = load_audio(root / clip["path"], limits=pipeline.limits)
+    ten = Audio(np.resize(audio.samples, 160_000).astype(np.float32), 16_000, "10 s")
+    instruction = "<speech>\nWhat is this about? Answer in a few words."
+    out = {}
+    for path in ("direct", "cascade"):
+        pipeline.answer(ten, instruction, path, max_new_tokens=8)  # warm: the first call loads Whisper
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            pipeline.answer(ten, instruction, path, max_new_tokens=8)
+            times.append(time.perf_counter() - started)
+        out[f"{path}_10s_question_seconds"] = round(statistics.median(times), 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lm", default="tiny")
+    parser.add_argument("--adapter", help="default: the committed adapter for --lm")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--set", type=Path, default=ROOT / "ask_set")
+    parser.add_argument("--questions", type=int, default=0, help="at most this many dev questions (0: all)")
+    parser.add_argument("--passages", type=int, default=20)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, dtype=args.dtype)
+    clips = [c for c in json.loads((args.set / "manifest.json").read_text())["clips"] if c["split"] == "dev"]
+    asked = [c for c in clips if c["kind"] == "question"]
+    spoken = [c for c in clips if c["kind"] == "passage"]
+    report = {"lm": pipeline.lm.name, "dtype": pipeline.lm.precision, "adapter": str(args.adapter or "committed")}
+    report["questions"] = questions(pipeline, asked, args.set, args.questions)
+    report["passages"] = passages(pipeline, spoken, args.set, args.passages)
+    report["latency"] = latency(pipeline, spoken[0], args.set)
+    out = args.out or ROOT / "bench_results" / f"ask_{args.lm}.json"
+    write_result(out, report, {k: str(v) for k, v in vars(args).items()})
+    print(json.dumps({k: report[k]["summary"] for k in ("questions", "passages")} | report["latency"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The trained part of the direct path: Whisper-base encoder frames (50 Hz, 512-d) → the LLM's input-embedding
+space at 12.5 Hz. Stacking ``stack`` frames then a two-layer MLP (Kang & Roy use a similar downsample + project);
+the output is scaled to the size of the LLM's own token embeddings, so the LLM meets vectors of a familiar norm."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+CONFIG_NAME, WEIGHTS_NAME = "adapter.json", "adapter.safetensors"
+
+
+@dataclass
+class AdapterConfig:
+    lm: str = "smollm2-135m"  # the LLM whose embedding space it writes into
+    lm_dim: int = 576
+    encoder_dim: int = 512  # Whisper base
+    encoder_layers: int = 6  # which encoder block's output it reads (6: the last)
+    stack: int = 4  # encoder frames per speech embedding: 50 Hz → 12.5 Hz
+    hidden: int = 1024
+    embedding_norm: float = 1.0  # typical norm of the LLM's token embeddings (set at training time)
+
+    @property
+    def rate(self) -> float:
+        return 50.0 / self.stack
+
+
+class SpeechAdapter(nn.Module):
+    """(T, 512) encoder frames → (ceil(T / stack), lm_dim) embeddings; the frozen parts are outside."""
+
+    def __init__(self, config: AdapterConfig):
+        super().__init__()
+        self.config = config
+        self.norm = nn.LayerNorm(config.encoder_dim * config.stack)
+        self.net = nn.Sequential(
+            nn.Linear(config.encoder_dim * config.stack, config.hidden),
+            nn.GELU(),
+            nn.Linear(config.hidden, config.lm_dim),
+        )
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """(T, E) or (B, T, E) → (T', D) or (B, T', D), T' = ceil(T / stack) (the tail is zero-padded)."""
+        single = frames.dim() == 2
+        x = frames[None] if single else frames
+        pad = (-x.shape[1]) % self.config.stack
+        x = nn.functional.pad(x, (0, 0, 0, pad))
+        x = x.reshape(x.shape[0], x.shape[1] // self.config.stack, -1)
+        y = self.net(self.norm(x))
+        y = y / (y.norm(dim=-1, keepdim=True) + 1e-6) * self.config.embedding_norm
+        return y[0] if single else y
+
+    def save(self, folder: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, folder / WEIGHTS_NAME)
+        (folder / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=1))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> SpeechAdapter:
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
+            raise ValueError(f"{folder} is not a speech adapter (needs {CONFIG_NAME} and {WEIGHTS_NAME}).")
+        fields = AdapterConfig.__dataclass_fields__
+        config = AdapterConfig(
+            **{k: v for k, v in json.loads((folder / CONFIG_NAME).read_text()).items() if k in fields}
+        )
+        adapter = cls(config)
+        adapter.load_state_dict(load_file(folder / WEIGHTS_NAME))
+        return adapter.eval()

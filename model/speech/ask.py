@@ -1,0 +1,204 @@
+"""Ask a frozen LLM about a clip, two ways.
+
+* **direct**: the clip's Whisper encoder frames, mapped by the trained adapter into the LLM's input-embedding
+  space, take the place of ``<speech>`` in the instruction; the LLM answers as it would to the words.
+* **cascade**: Whisper base transcribes the clip, the transcript takes that place as text (the honest baseline,
+  and the fallback for audio longer than the direct path reads).
+
+Both use the LLM's chat template; an instruction without ``<speech>`` gets the clip before it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.audio import Audio, AudioLimits, load_audio
+from model.lm.frozen import FrozenLM
+from model.speech.adapter import SpeechAdapter
+from model.speech.features import SpeechFeatures
+from model.speech.transcribe import Transcriber
+
+SPEECH = "<speech>"
+PATHS = ("direct", "cascade")
+DEFAULT_ADAPTER = Path(__file__).resolve().parents[2] / "checkpoints" / "speech-adapter"
+LIMITS = AudioLimits(max_seconds=90.0)  # 90 s of speech is ~1,100 embeddings: well inside the LLMs' contexts
+
+
+@dataclass(frozen=True)
+class AskResult:
+    text: str  # the LLM's answer
+    path: str  # "direct" or "cascade"
+    transcript: str  # what Whisper heard (cascade); "" on the direct path
+    prompt_positions: int  # the LLM's input length: instruction + the clip as embeddings or transcript
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Framed:
+    """An instruction in the chat template, split where the clip goes: ids before, ids after."""
+
+    before: list[int]
+    after: list[int]
+
+
+class AskPipeline:
+    """Frozen LLM + frozen Whisper encoder + trained adapter (direct) and a transcriber (cascade)."""
+
+    def __init__(
+        self,
+        lm: FrozenLM,
+        features: SpeechFeatures,
+        adapter: SpeechAdapter | None,
+        transcriber: Transcriber | None = None,
+        limits: AudioLimits = LIMITS,
+    ):
+        if adapter is not None and adapter.config.lm_dim != lm.model.get_input_embeddings().weight.shape[1]:
+            raise ValueError(
+                f"The adapter writes {adapter.config.lm_dim}-d embeddings for {adapter.config.lm!r}; "
+                f"{lm.name} reads {lm.model.get_input_embeddings().weight.shape[1]}-d ones. Use its own adapter."
+            )
+        self.lm, self.features, self.adapter, self.limits = lm, features, adapter, limits
+        self.transcriber = transcriber or Transcriber()
+
+    @classmethod
+    def from_pretrained(
+        cls, lm: str = "tiny", adapter: str | Path | None = None, device: str = "auto", dtype: str = "auto"
+    ) -> AskPipeline:
+        """The bundled LLM ``lm`` with its committed adapter (``checkpoints/speech-adapter-<lm>``) when there is one."""
+        language_model = FrozenLM.from_pretrained(lm, device=device, dtype=dtype)
+        folder = Path(adapter) if adapter else DEFAULT_ADAPTER.with_name(f"speech-adapter-{language_model.name}")
+        trained = SpeechAdapter.load(folder).to(language_model.device) if (folder / "adapter.json").exists() else None
+        if adapter and trained is None:
+            raise ValueError(f"{folder} is not a speech adapter.")
+        layers = trained.config.encoder_layers if trained else 6
+        features = SpeechFeatures(layers).to(language_model.device)
+        device_name = "cuda" if language_model.device.type == "cuda" else "cpu"
+        return cls(language_model, features, trained, Transcriber(device=device_name))
+
+    @classmethod
+    def beside(cls, lm: FrozenLM, fallback: str = "tiny") -> AskPipeline:
+        """For the app: ``lm`` itself when an adapter was trained for it, else the ``fallback`` LLM with its own
+        (SmolLM2-135M is small enough to hold beside the other), so the direct path is always there."""
+        folder = DEFAULT_ADAPTER.with_name(f"speech-adapter-{lm.name}")
+        if (folder / "adapter.json").exists():
+            adapter = SpeechAdapter.load(folder).to(lm.device)
+            features = SpeechFeatures(adapter.config.encoder_layers).to(lm.device)
+            return cls(lm, features, adapter, Transcriber(device="cuda" if lm.device.type == "cuda" else "cpu"))
+        return cls.from_pretrained(fallback, device=str(lm.device))
+
+    # --- prompts ---------------------------------------------------------------------------------------------------
+    def frame(self, instruction: str) -> Framed:
+        """``instruction`` (with ``<speech>`` where the clip goes) as the user's turn, split at the clip."""
+        if not instruction.strip():
+            raise ValueError("Write an instruction, e.g. 'Answer the question in one word: <speech>'.")
+        if instruction.count(SPEECH) > 1:
+            raise ValueError(f"Put {SPEECH} once in the instruction (where the clip goes).")
+        content = instruction if SPEECH in instruction else f"{SPEECH}\n{instruction}"
+        tokenizer = self.lm.tokenizer
+        if getattr(tokenizer, "chat_template", None):
+            rendered = tokenizer.apply_chat_template(
+                [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+            )
+        else:  # tokenizers without a chat template (the tiny test ones)
+            rendered = f"User: {content}\nAssistant:"
+        before, _, after = rendered.partition(SPEECH)
+        return Framed(self.lm.encode_text(before), self.lm.encode_text(after))
+
+    def text_ids(self, framed: Framed, text: str) -> list[int]:
+        return framed.before + self.lm.encode_text(text) + framed.after
+
+    def embed_ids(self, ids: list[int]) -> torch.Tensor:
+        table = self.lm.model.get_input_embeddings()
+        return table(torch.tensor(ids, dtype=torch.long, device=self.lm.device))
+
+    def speech_inputs(self, framed: Framed, speech: torch.Tensor) -> torch.Tensor:
+        """(1, L, D) input embeddings: the instruction's text around the clip's speech embeddings (T', D)."""
+        dtype = self.lm.model.get_input_embeddings().weight.dtype
+        parts = [self.embed_ids(framed.before), speech.to(dtype), self.embed_ids(framed.after)]
+        return torch.cat([p for p in parts if len(p)])[None]
+
+    def speech_embeddings(self, samples: np.ndarray) -> torch.Tensor:
+        if self.adapter is None:
+            raise ValueError(
+                f"No speech adapter is trained for {self.lm.name}: use the cascade path, or train one with "
+                "`python -m model.speech.train`."
+            )
+        with torch.no_grad():
+            return self.adapter(self.features(samples).to(self.lm.device))
+
+    # --- answering -------------------------------------------------------------------------------------------------
+    def load(self, source, name: str = "the clip") -> Audio:
+        return load_audio(source, limits=self.limits, name=name)
+
+    def load_array(self, samples: np.ndarray, sample_rate: int, name: str = "the recording") -> Audio:
+        return load_audio(samples, sample_rate=sample_rate, limits=self.limits, name=name)
+
+    def stream(
+        self, source, instruction: str, path: str = "direct", max_new_tokens: int = 64
+    ) -> Iterator[tuple[str, str]]:
+        """Yield (answer so far, transcript) as each token is generated."""
+        inputs, transcript = self.prepare(source, instruction, path)
+        for text in self.generate(inputs, max_new_tokens):
+            yield text, transcript
+
+    def prepare(self, source, instruction: str, path: str) -> tuple[torch.Tensor, str]:
+        """The LLM's input embeddings (1, L, D) for the clip and instruction, and the transcript (cascade)."""
+        if path not in PATHS:
+            raise ValueError(f"Unknown path {path!r}: use 'direct' or 'cascade'.")
+        framed = self.frame(instruction)  # a bad instruction is refused before any audio work
+        audio = self.load(source)
+        if path == "direct":
+            return self.speech_inputs(framed, self.speech_embeddings(audio.samples)), ""
+        transcript = self.transcriber(audio.samples)
+        return self.embed_ids(self.text_ids(framed, transcript))[None], transcript
+
+    def answer(self, source, instruction: str, path: str = "direct", max_new_tokens: int = 64) -> AskResult:
+        started = time.perf_counter()
+        inputs, transcript = self.prepare(source, instruction, path)
+        text = _last(self.generate(inputs, max_new_tokens))
+        return AskResult(text.strip(), path, transcript, int(inputs.shape[1]), time.perf_counter() - started)
+
+    def answer_text(self, text: str, instruction: str, max_new_tokens: int = 64) -> str:
+        """The LLM's answer with ``text`` in the clip's place: the reference both paths are measured against."""
+        inputs = self.embed_ids(self.text_ids(self.frame(instruction), text))[None]
+        return _last(self.generate(inputs, max_new_tokens)).strip()
+
+    @torch.inference_mode()
+    def generate(self, inputs: torch.Tensor, max_new_tokens: int) -> Iterator[str]:
+        """Greedy decoding from input embeddings (1, L, D); yields the decoded text after each new token."""
+        limit = self.lm.context_length - inputs.shape[1]
+        if limit <= 0:
+            raise ValueError(f"The prompt ({inputs.shape[1]} positions) fills the context of {self.lm.name}.")
+        stops = self.stop_ids()
+        out = self.lm.model(inputs_embeds=inputs, use_cache=True)
+        ids: list[int] = []
+        for _ in range(min(max_new_tokens, limit)):
+            token = int(out.logits[0, -1].argmax())
+            if token in stops:
+                break
+            ids.append(token)
+            yield self.lm.tokenizer.decode(ids, skip_special_tokens=True)
+            step = torch.tensor([[token]], device=self.lm.device)
+            out = self.lm.model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
+
+    def stop_ids(self) -> set[int]:
+        tokenizer = self.lm.tokenizer
+        stops = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+        for token in ("<|im_end|>", "<|endoftext|>"):
+            token_id = tokenizer.convert_tokens_to_ids(token)
+            if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+                stops.add(token_id)
+        return stops
+
+
+def _last(texts: Iterator[str]) -> str:
+    """The final value of a stream of growing answers ("" when the LLM stopped at once)."""
+    last = deque(texts, maxlen=1)
+    return last[0] if last else ""

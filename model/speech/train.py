@@ -1,0 +1,265 @@
+"""Train the speech adapter by distillation (after Kang & Roy 2024): no labelled answers, only the LLM itself.
+
+For each training clip the frozen LLM first answers the instruction with the clip's *transcript* in place of
+``<speech>`` (greedy, up to ``response_tokens``, plus its stop token); its top-k next-token distributions along
+that response are kept. The adapter is then trained so that the LLM, given the clip's *speech embeddings*
+instead, predicts the same distributions at the same positions (soft cross-entropy on the teacher's top k,
+renormalised — KL up to a constant). Gradients flow through the frozen LLM into the adapter only.
+
+    python -m model.speech.train --run runs/ask-smollm2 --lm tiny --steps 1500     # start, or resume the run
+    python -m model.speech.train --run runs/ask-smollm2 --export checkpoints/speech-adapter-smollm2-135m
+
+Seeded, ``accelerate``-driven, resumable: ``state.pt`` (adapter, optimiser, step, sampler state) every
+``save_every`` steps; the run folder caches the Whisper frames and the teacher's responses (``data.pt``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+from model.speech.adapter import AdapterConfig, SpeechAdapter
+
+logger = logging.getLogger("model.speech.train")
+
+
+@dataclass
+class AskTrainConfig:
+    manifest: str = "ask_set/manifest.json"
+    lm: str = "tiny"
+    schedule_steps: int = 1500  # warm-up, then cosine to 10 % at this step (the run's fixed horizon)
+    batch: int = 4
+    lr: float = 1e-3
+    warmup: int = 50
+    hidden: int = 1024
+    stack: int = 4
+    encoder_layers: int = 6
+    top_k: int = 64
+    response_tokens: int = 24
+    seed: int = 0
+    log_every: int = 10
+    save_every: int = 50
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AskTrainConfig:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def learning_rate(config: AskTrainConfig, step: int) -> float:
+    warmup = min(1.0, (step + 1) / config.warmup)
+    progress = min(1.0, step / config.schedule_steps)
+    return config.lr * warmup * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+
+
+def teacher_example(pipeline, instruction: str, text: str, config: AskTrainConfig) -> dict:
+    """The LLM's own response to the transcript, with its top-k log-probs at each response position."""
+    framed = pipeline.frame(instruction)
+    prompt = pipeline.text_ids(framed, text)
+    response = _greedy_ids(pipeline, prompt, config.response_tokens)  # ids: re-encoding text could differ
+    with torch.no_grad():
+        ids = torch.tensor(prompt + response, device=pipeline.lm.device)[None]
+        logits = pipeline.lm.model(input_ids=ids).logits[0, len(prompt) - 1 :].float()  # response + its stop
+    values, indices = torch.log_softmax(logits, dim=-1).topk(min(config.top_k, logits.shape[-1]), dim=-1)
+    return {
+        "before": framed.before,
+        "after": framed.after,
+        "response": response,
+        "top_values": values.cpu().half(),
+        "top_ids": indices.cpu().int(),
+    }
+
+
+@torch.no_grad()
+def _greedy_ids(pipeline, prompt: list[int], limit: int) -> list[int]:
+    stops = pipeline.stop_ids()
+    out = pipeline.lm.model(input_ids=torch.tensor([prompt], device=pipeline.lm.device), use_cache=True)
+    ids = []
+    for _ in range(limit):
+        token = int(out.logits[0, -1].argmax())
+        if token in stops:
+            break
+        ids.append(token)
+        step = torch.tensor([[token]], device=pipeline.lm.device)
+        out = pipeline.lm.model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
+    return ids
+
+
+def prepare(pipeline, manifest: Path, config: AskTrainConfig) -> list[dict]:
+    """Training items: Whisper frames (float16) per clip and the teacher's responses per distinct prompt."""
+    from model.audio import load_audio
+
+    clips = [c for c in json.loads(manifest.read_text())["clips"] if c["split"] == "train"]
+    teachers: dict[tuple[str, str], dict] = {}
+    items = []
+    for i, clip in enumerate(clips):
+        key = (clip["instruction"], clip["text"])
+        if key not in teachers:
+            teachers[key] = teacher_example(pipeline, *key, config)
+        samples = load_audio(manifest.parent / clip["path"], limits=pipeline.limits).samples
+        items.append({"frames": pipeline.features(samples).half().cpu(), **teachers[key]})
+        if i % 100 == 0:
+            logger.info("prepared %d / %d clips (%d distinct prompts)", i, len(clips), len(teachers))
+    return items
+
+
+def distillation_loss(pipeline, adapter: SpeechAdapter, batch: list[dict]) -> tuple[torch.Tensor, float]:
+    """Soft cross-entropy of the LLM given speech against the teacher's top-k, and the KL for the log."""
+    device = pipeline.lm.device
+    rows, spans = [], []
+    for item in batch:
+        speech = adapter(item["frames"].float().to(device))
+        text = pipeline.embed_ids(item["before"]), pipeline.embed_ids(item["after"])
+        response = pipeline.embed_ids(item["response"]) if item["response"] else speech[:0]
+        row = torch.cat([text[0], speech, text[1], response])
+        start = len(item["before"]) + len(speech) + len(item["after"]) - 1
+        rows.append(row)
+        spans.append((start, len(item["response"]) + 1))
+    length = max(len(r) for r in rows)
+    inputs = torch.stack([torch.nn.functional.pad(r, (0, 0, 0, length - len(r))) for r in rows])
+    mask = torch.stack([torch.arange(length, device=device) < len(r) for r in rows]).long()
+    logits = pipeline.lm.model(inputs_embeds=inputs, attention_mask=mask).logits
+    losses, kls = [], []
+    for b, (item, (start, count)) in enumerate(zip(batch, spans, strict=True)):
+        student = torch.log_softmax(logits[b, start : start + count].float(), dim=-1)
+        teacher = torch.softmax(item["top_values"][:count].float().to(device), dim=-1)  # renormalised top-k
+        picked = student.gather(1, item["top_ids"][:count].long().to(device))
+        losses.append(-(teacher * picked).sum(-1).mean())
+        kls.append(float((teacher * (teacher.clamp_min(1e-9).log() - picked.detach())).sum(-1).mean()))
+    return torch.stack(losses).mean(), sum(kls) / len(kls)
+
+
+def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None = None, pipeline=None) -> int:
+    """Train until ``steps`` (or ``minutes``); resumes ``run/state.pt``. ``pipeline``: an ``AskPipeline`` whose LLM
+    computes in float32 (tests inject a tiny one; by default the bundled ``config.lm``)."""
+    from accelerate import Accelerator
+
+    run.mkdir(parents=True, exist_ok=True)
+    state_path = run / "state.pt"
+    resumed = torch.load(state_path, weights_only=True) if state_path.exists() else None
+    if resumed:
+        config = AskTrainConfig.from_dict(resumed["config"] | {"manifest": config.manifest})
+    torch.manual_seed(config.seed)
+    if pipeline is None:
+        pipeline = _float32_pipeline(config)
+    cache = run / "data.pt"
+    if cache.exists():
+        items = torch.load(cache, weights_only=True)
+    else:
+        items = prepare(pipeline, Path(config.manifest), config)
+        torch.save(items, cache)
+    table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
+    adapter_config = AdapterConfig(
+        lm=pipeline.lm.name,
+        lm_dim=table.shape[1],
+        encoder_dim=int(items[0]["frames"].shape[1]),
+        encoder_layers=config.encoder_layers,
+        stack=config.stack,
+        hidden=config.hidden,
+        embedding_norm=float(table.norm(dim=1).median()),
+    )
+    adapter = SpeechAdapter(adapter_config)
+    optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.lr, weight_decay=0.01)
+    step, rng = 0, random.Random(config.seed)
+    if resumed:
+        adapter.load_state_dict(resumed["adapter"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        step = resumed["step"]
+        version, internal, gauss = resumed["rng"]
+        rng.setstate((int(version), tuple(int(x) for x in internal), gauss))
+    accelerator = Accelerator(cpu=pipeline.lm.device.type == "cpu")
+    adapter, optimizer = accelerator.prepare(adapter, optimizer)
+    started = time.perf_counter()
+    deadline = started + 60 * minutes if minutes else math.inf
+    window: list[tuple[float, float]] = []
+    while step < steps and time.perf_counter() < deadline:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        loss, kl = distillation_loss(pipeline, adapter, rng.sample(items, min(config.batch, len(items))))
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(adapter.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        window.append((loss.item(), kl))
+        if step % config.log_every == 0:
+            record = {"step": step, "loss": round(sum(w[0] for w in window) / len(window), 4)}
+            record |= {
+                "kl": round(sum(w[1] for w in window) / len(window), 4),
+                "lr": round(learning_rate(config, step), 7),
+            }
+            record["seconds"] = round(time.perf_counter() - started, 1)
+            _log(run, record)
+            window = []
+        if step % config.save_every == 0:
+            _save(run, accelerator.unwrap_model(adapter), optimizer, step, rng, config)
+    _save(run, accelerator.unwrap_model(adapter), optimizer, step, rng, config)
+    return step
+
+
+def _float32_pipeline(config: AskTrainConfig):
+    from model.lm.frozen import FrozenLM
+    from model.speech.ask import AskPipeline
+    from model.speech.features import SpeechFeatures
+
+    lm = FrozenLM.from_pretrained(config.lm, dtype="float32")  # int8 layers have no backward pass
+    return AskPipeline(lm, SpeechFeatures(config.encoder_layers).to(lm.device), None)
+
+
+def _log(run: Path, record: dict) -> None:
+    print(json.dumps(record), flush=True)
+    with (run / "log.jsonl").open("a") as log:
+        log.write(json.dumps(record) + "\n")
+
+
+def _save(run: Path, adapter: SpeechAdapter, optimizer, step: int, rng: random.Random, config: AskTrainConfig):
+    state = {
+        "adapter": adapter.state_dict(),
+        "adapter_config": asdict(adapter.config),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "rng": rng.getstate(),
+        "config": asdict(config),
+    }
+    tmp = run / "state.tmp"
+    torch.save(state, tmp)
+    tmp.replace(run / "state.pt")
+
+
+def export(run: Path, out: Path) -> Path:
+    state_path = run / "state.pt"
+    if not state_path.exists():
+        raise ValueError(f"{run} has no state.pt to export.")
+    state = torch.load(state_path, weights_only=True)
+    adapter = SpeechAdapter(AdapterConfig(**state["adapter_config"]))
+    adapter.load_state_dict(state["adapter"])
+    return adapter.save(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--manifest", default=AskTrainConfig.manifest)
+    parser.add_argument("--lm", default=AskTrainConfig.lm, help="new runs only")
+    parser.add_argument("--steps", type=int, default=AskTrainConfig.schedule_steps)
+    parser.add_argument("--schedule-steps", type=int, default=AskTrainConfig.schedule_steps, help="new runs only")
+    parser.add_argument("--minutes", type=float)
+    parser.add_argument("--export", type=Path, help="write the run's adapter here instead of training")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.export:
+        print(f"exported to {export(args.run, args.export)}")
+        return
+    config = AskTrainConfig(manifest=args.manifest, lm=args.lm, schedule_steps=args.schedule_steps)
+    train(args.run, config, args.steps, args.minutes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Build ask_set/: spoken prompts for the speech adapter (training) and for bench/ask.py (development).
+
+    python scripts/build_ask_set.py [--out ask_set] [--voices 24]
+
+Text, all generated here or taken from Debian's ``fortunes-min`` (apt-get install fortunes-min):
+* **questions with a definite one-word answer** from templates (capitals, colours, opposites, counts, the day or
+  month that follows, animal sounds, small sums); each question text belongs to the training half or the
+  development half (every second one is held out), so no development question is ever trained on;
+* **sentences**: short fortunes, read with varied instructions (repeat, topic, one-word answer, …) — the
+  distillation needs no labelled answers, only the LLM's own response to the transcript;
+* **passages**: several fortunes in a row, to summarise (development: ~550 characters, 30–45 s, from fortunes
+  held out of training).
+
+Voices: training clips use the codec's training voices (espeak-ng accents × variants, flite ``kal``) with random
+speed and pitch, and a third of them get noise (8–25 dB SNR) or reverberation; development clips use the
+development set's voices (flite awb, kal16 and 24 espeak-ng ones), which neither the codec nor the adapter
+trains on. Writes ``manifest.json`` (path, text, instruction, kind, split, voice, answers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from demo_examples.build import DEV_VOICES, Voice, convert, speak, train_voices
+
+FORTUNES = Path("/usr/share/games/fortunes")
+NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
+MONTHS += ["November", "December"]
+CAPITALS = {
+    "France": "Paris", "Italy": "Rome", "Japan": "Tokyo", "Germany": "Berlin", "Spain": "Madrid",
+    "England": "London", "Russia": "Moscow", "China": "Beijing", "Egypt": "Cairo", "Greece": "Athens",
+    "Canada": "Ottawa", "Ireland": "Dublin", "Portugal": "Lisbon", "Austria": "Vienna", "Norway": "Oslo",
+    "Sweden": "Stockholm", "Poland": "Warsaw", "Turkey": "Ankara", "India": "Delhi", "Kenya": "Nairobi",
+}  # fmt: skip
+COLOURS = {
+    "the sky": "blue", "grass": "green", "snow": "white", "coal": "black", "a banana": "yellow",
+    "blood": "red", "a lemon": "yellow", "milk": "white", "a tomato": "red", "the sun": "yellow",
+    "a leaf": "green", "chocolate": "brown", "an orange": "orange", "a carrot": "orange",
+}  # fmt: skip
+OPPOSITES = {
+    "hot": "cold", "up": "down", "big": "small", "day": "night", "open": "closed", "fast": "slow",
+    "happy": "sad", "light": "dark", "old": "young", "left": "right", "black": "white", "wet": "dry",
+    "early": "late", "full": "empty", "hard": "soft", "high": "low", "in": "out", "yes": "no",
+    "good": "bad", "rich": "poor", "strong": "weak", "tall": "short", "win": "lose", "first": "last",
+}  # fmt: skip
+SOUNDS = {"a dog": ["bark", "woof"], "a cat": ["meow", "purr"], "a cow": ["moo"], "a duck": ["quack"],
+          "a sheep": ["baa", "bleat"], "a lion": ["roar"], "a snake": ["hiss"], "an owl": ["hoot"]}  # fmt: skip
+COUNTS = {
+    "legs does a dog have": 4, "legs does a spider have": 8, "legs does a bird have": 2, "days are in a week": 7,
+    "months are in a year": 12, "wheels does a bicycle have": 2, "legs does a cat have": 4, "eyes does a person "
+    "have": 2, "sides does a triangle have": 3, "sides does a square have": 4, "wheels does a car have": 4,
+    "fingers are on one hand": 5, "legs does an insect have": 6, "arms does an octopus have": 8,
+}  # fmt: skip
+SENTENCE_INSTRUCTIONS = [
+    "Repeat exactly what is said: <speech>",
+    "<speech>\nWhat is this about? Answer in a few words.",
+    "Answer in one word: what is the main topic of this? <speech>",
+    "Rewrite this as a short sentence: <speech>",
+    "<speech>\nIs this a question or a statement?",
+    "Continue this text: <speech>",
+]
+DEV_FORTUNES = 140  # held out for the development passages (20 of ~550 characters: 30-45 s)
+QUESTION_INSTRUCTION = "Answer the question in one word. <speech>"
+PASSAGE_INSTRUCTION = "Summarize in one sentence: <speech>"
+
+
+def questions() -> list[tuple[str, list[str]]]:
+    """(question, acceptable answers), in a fixed order."""
+    out = [(f"What is the capital of {c}?", [a]) for c, a in CAPITALS.items()]
+    out += [(f"What colour is {thing}?", [a]) for thing, a in COLOURS.items()]
+    out += [(f"What is the opposite of {w}?", [a]) for w, a in OPPOSITES.items()]
+    out += [(f"What sound does {animal} make?", a) for animal, a in SOUNDS.items()]
+    out += [(f"How many {what}?", [NUMBERS[n], str(n)]) for what, n in COUNTS.items()]
+    out += [(f"What day comes after {d}?", [DAYS[(i + 1) % 7]]) for i, d in enumerate(DAYS)]
+    out += [(f"What month comes after {m}?", [MONTHS[(i + 1) % 12]]) for i, m in enumerate(MONTHS)]
+    for a in range(1, 6):
+        for b in range(1, 6):
+            out.append((f"What is {NUMBERS[a]} plus {NUMBERS[b]}?", [NUMBERS[a + b], str(a + b)]))
+    return out
+
+
+def fortunes() -> list[str]:
+    if not FORTUNES.is_dir():
+        raise SystemExit("Install the fortunes: apt-get install fortunes-min")
+    texts = []
+    for name in ("fortunes", "literature", "riddles"):
+        for entry in (FORTUNES / name).read_text(encoding="latin-1").split("\n%\n"):
+            text = " ".join(entry.replace("--", " ").split())
+            if 30 < len(text) < 200 and text.isascii():
+                texts.append(text)
+    return texts
+
+
+def passage(texts: list[str], rng: random.Random, chars: int, reuse: bool = True) -> str:
+    """Fortunes in a row until about ``chars`` characters (~15 a second): drawn at random, or used up in order."""
+    picked: list[str] = []
+    while texts and sum(len(t) for t in picked) < chars:
+        picked.append(rng.choice(texts) if reuse else texts.pop())
+    return " ".join(picked)
+
+
+def augment(path: Path, rng: random.Random) -> str:
+    """Noise at 8–25 dB SNR (white or low-passed), in place; returns what was done."""
+    samples, rate = sf.read(path, dtype="float32")
+    noise = np.random.default_rng(rng.randrange(2**31)).standard_normal(len(samples)).astype(np.float32)
+    if rng.random() < 0.5:
+        noise = np.cumsum(noise) / 30  # brown-ish
+        noise -= np.convolve(noise, np.ones(401) / 401, mode="same")
+    snr = rng.uniform(8, 25)
+    gain = np.sqrt(np.mean(samples**2) / (np.mean(noise**2) + 1e-9) / 10 ** (snr / 10))
+    mixed = samples + gain * noise
+    sf.write(path, mixed / max(1.0, float(np.abs(mixed).max())), rate, subtype="PCM_16")
+    return f"noise {snr:.0f} dB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("ask_set"))
+    parser.add_argument("--voices", type=int, default=24, help="training voices")
+    parser.add_argument("--sentences", type=int, default=360, help="training sentences")
+    parser.add_argument("--passages", type=int, default=40, help="training passages (dev: half as many)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    train, dev = train_voices(args.voices), list(DEV_VOICES)
+    texts = fortunes()
+    rng.shuffle(texts)
+    clips: list[dict] = []
+
+    def add(voice: Voice, text: str, instruction: str, kind: str, split: str, answers=(), augmented=True) -> None:
+        rel = f"{split}/{kind}/{len(clips):05d}.flac"
+        extra = None
+        effect = ""
+        if voice.tool == "espeak-ng" and split == "train":
+            extra = ["-s", str(rng.randint(130, 200)), "-p", str(rng.randint(25, 75))]
+        speak(voice, text, args.out / rel, extra)
+        if split == "train" and augmented and rng.random() < 0.33:
+            if rng.random() < 0.5:
+                effect = augment(args.out / rel, rng)
+            else:
+                reverberant = (args.out / rel).with_suffix(".rev.flac")
+                convert(args.out / rel, reverberant, trim=False, extra=("reverb", str(rng.randint(20, 60))))
+                reverberant.replace(args.out / rel)
+                effect = "reverb"
+        clips.append(
+            {"path": rel, "text": text, "instruction": instruction, "kind": kind, "split": split, "voice": voice.id,
+             "answers": list(answers), "effect": effect}
+        )  # fmt: skip
+
+    for i, (question, answers) in enumerate(questions()):
+        held_out = i % 2 == 1
+        voices = rng.sample(dev, 4) if held_out else rng.sample(train, 4)
+        for voice in voices:
+            add(voice, question, QUESTION_INSTRUCTION, "question", "dev" if held_out else "train", answers)
+    held_out, pool = texts[:DEV_FORTUNES], texts[DEV_FORTUNES:]  # development passages' texts are never trained on
+    for text in pool[: args.sentences]:
+        for voice in rng.sample(train, 2):
+            add(voice, text, rng.choice(SENTENCE_INSTRUCTIONS), "sentence", "train")
+    for _ in range(args.passages):
+        add(rng.choice(train), passage(pool, rng, rng.randint(250, 900)), PASSAGE_INSTRUCTION, "passage", "train")
+    for _ in range(args.passages // 2):
+        add(rng.choice(dev), passage(held_out, rng, 550, reuse=False), PASSAGE_INSTRUCTION, "passage", "dev")
+    (args.out / "manifest.json").write_text(json.dumps({"clips": clips}, indent=0))
+    print(f"{len(clips)} clips in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

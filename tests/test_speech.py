@@ -1,0 +1,143 @@
+"""Speech in, text out, with tiny random parts: the adapter's shapes, its interleaving with text, a short training
+loop that lowers the distillation loss, save → load identity, streaming answers and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from model.audio import Audio, save_audio
+from model.codec.whisper import WhisperConfig, WhisperEncoder
+from model.debug import debug_lm
+from model.speech.adapter import AdapterConfig, SpeechAdapter
+from model.speech.ask import AskPipeline
+from model.speech.features import SpeechFeatures
+from model.speech.train import AskTrainConfig, train
+from tests.conftest import sine
+
+
+class FixedTranscriber:
+    """Stands in for Whisper: always hears the same words."""
+
+    def __init__(self, text: str = "two"):
+        self.text = text
+
+    def __call__(self, samples):
+        return self.text
+
+
+def tiny_pipeline(adapter: bool = True) -> AskPipeline:
+    torch.manual_seed(0)
+    lm = debug_lm(0, context_length=512)
+    with torch.no_grad():  # sharpen the random LLM: its answers must depend on what it reads to teach anything
+        lm.model.model.norm.weight.mul_(40.0)
+    encoder = WhisperEncoder(WhisperConfig(width=32, heads=4, layers=2)).eval()
+    torch.nn.init.normal_(encoder.positions, std=0.02)
+    dim = lm.model.get_input_embeddings().weight.shape[1]
+    trained = SpeechAdapter(AdapterConfig(lm="debug", lm_dim=dim, encoder_dim=32, encoder_layers=2, hidden=16))
+    return AskPipeline(lm, SpeechFeatures(2, encoder), trained if adapter else None, FixedTranscriber())
+
+
+def clip(freq: float = 300.0, seconds: float = 1.0) -> Audio:
+    return Audio(sine(seconds, 16_000, freq) * 0.3)
+
+
+@pytest.mark.parametrize("frames", [1, 3, 4, 5, 50, 151])
+def test_the_adapter_writes_one_embedding_per_four_frames_at_the_llms_norm(frames):
+    adapter = SpeechAdapter(AdapterConfig(lm_dim=24, encoder_dim=8, hidden=16, embedding_norm=2.5))
+    out = adapter(torch.randn(frames, 8))
+    assert out.shape == (-(-frames // 4), 24)
+    assert torch.allclose(out.norm(dim=-1), torch.full((out.shape[0],), 2.5), atol=1e-4)
+    assert adapter(torch.randn(3, frames, 8)).shape == (3, -(-frames // 4), 24)  # batched too
+
+
+def test_speech_sits_between_the_instructions_text():
+    pipeline = tiny_pipeline()
+    framed = pipeline.frame("Input: <speech> Output:")
+    speech = torch.randn(7, pipeline.adapter.config.lm_dim)
+    inputs = pipeline.speech_inputs(framed, speech)[0]
+    n = len(framed.before)
+    assert inputs.shape[0] == n + 7 + len(framed.after)
+    assert torch.equal(inputs[n : n + 7], speech)
+    assert torch.equal(inputs[:n], pipeline.embed_ids(framed.before))
+    assert torch.equal(inputs[n + 7 :], pipeline.embed_ids(framed.after))
+    assert pipeline.text_ids(framed, "two") == framed.before + pipeline.lm.encode_text("two") + framed.after
+
+
+def test_an_instruction_without_the_marker_gets_the_clip_first():
+    pipeline = tiny_pipeline()
+    assert pipeline.frame("Output:").before == pipeline.frame("<speech>\nOutput:").before
+
+
+@pytest.mark.parametrize(("instruction", "message"), [("", "Write an instruction"), ("<speech> and <speech>", "once")])
+def test_bad_instructions_are_refused(instruction, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_pipeline().frame(instruction)
+
+
+def test_answers_stream_on_both_paths():
+    pipeline = tiny_pipeline()
+    for path in ("direct", "cascade"):
+        steps = list(pipeline.stream(clip(), "Input: <speech> Output:", path, max_new_tokens=5))
+        assert 1 <= len(steps) <= 5
+        assert steps[-1][1] == ("two" if path == "cascade" else "")
+        result = pipeline.answer(clip(), "Input: <speech> Output:", path, max_new_tokens=5)
+        assert result.text == steps[-1][0].strip() and result.path == path
+
+
+def test_the_direct_path_without_an_adapter_points_to_the_cascade():
+    with pytest.raises(ValueError, match="use the cascade path"):
+        tiny_pipeline(adapter=False).answer(clip(), "Input: <speech>", "direct")
+
+
+def test_bad_audio_and_paths_are_refused():
+    pipeline = tiny_pipeline()
+    with pytest.raises(ValueError, match="silent"):
+        pipeline.answer(Audio(np.zeros(16_000, np.float32)), "<speech>")
+    with pytest.raises(ValueError, match="over the 90 s limit"):
+        pipeline.answer(clip(seconds=91.0), "<speech>")
+    with pytest.raises(ValueError, match="Unknown path"):
+        pipeline.answer(clip(), "<speech>", "telepathy")
+
+
+def test_an_adapter_for_another_llm_is_refused():
+    pipeline = tiny_pipeline()
+    wrong = SpeechAdapter(AdapterConfig(lm="other", lm_dim=7, encoder_dim=32))
+    with pytest.raises(ValueError, match="Use its own adapter"):
+        AskPipeline(pipeline.lm, pipeline.features, wrong)
+
+
+def test_save_then_load_is_the_identity(tmp_path):
+    adapter = tiny_pipeline().adapter
+    loaded = SpeechAdapter.load(adapter.save(tmp_path / "adapter"))
+    assert loaded.config == adapter.config
+    x = torch.randn(9, 32)
+    assert torch.equal(loaded(x), adapter.eval()(x))
+    with pytest.raises(ValueError, match="not a speech adapter"):
+        SpeechAdapter.load(tmp_path)
+
+
+@pytest.fixture()
+def ask_manifest(tmp_path):
+    clips = []
+    for i, (freq, text) in enumerate([(220, "yes"), (440, "no"), (660, "one"), (880, "two")]):
+        save_audio(clip(freq, 0.6), tmp_path / f"clip{i}.wav")
+        clips.append({"path": f"clip{i}.wav", "text": text, "instruction": "Input: <speech> Output:", "split": "train"})
+    (tmp_path / "manifest.json").write_text(json.dumps({"clips": clips}))
+    return tmp_path / "manifest.json"
+
+
+def test_a_short_training_loop_lowers_the_distillation_loss_and_resumes(ask_manifest, tmp_path):
+    config = AskTrainConfig(
+        manifest=str(ask_manifest), batch=4, lr=3e-3, warmup=2, schedule_steps=40, log_every=1, response_tokens=4
+    )
+    run = tmp_path / "run"
+    assert train(run, config, 40, pipeline=tiny_pipeline(adapter=False)) == 40
+    losses = [json.loads(line)["loss"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    assert train(run, config, 45, pipeline=tiny_pipeline(adapter=False)) == 45  # resumes at step 40
+    state = torch.load(run / "state.pt", weights_only=True)
+    assert state["step"] == 45
