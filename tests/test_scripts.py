@@ -12,14 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = [
     [str(ROOT / "scripts" / "build_train_set.py")],
     [str(ROOT / "scripts" / "build_vocab_tables.py")],
+    [str(ROOT / "scripts" / "build_ask_set.py")],
     [str(ROOT / "demo_examples" / "build.py")],
     ["-m", "model"],
     ["-m", "model.codec.train"],
+    ["-m", "model.codec.kit"],
+    ["-m", "model.speech.train"],
     *(
         ["-m", f"bench.{name}"]
         for name in ("codec", "level0", "fewshot", "calibration", "generation", "latency", "int8")
     ),
-    *(["-m", f"bench.{name}"] for name in ("load", "app_timing")),
+    *(["-m", f"bench.{name}"] for name in ("load", "app_timing", "gpu", "ask", "decode_speed")),
 ]
 
 

@@ -1,0 +1,41 @@
+"""The ask command with the real parts: SmolLM2-135M, Whisper base (encoder and faster-whisper), the committed
+speech adapter, a demo clip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIP = ROOT / "demo_examples" / "commands" / "seven" / "flite_slt.flac"
+ADAPTER = ROOT / "checkpoints" / "speech-adapter-smollm2-135m"
+
+pytestmark = pytest.mark.integration
+
+
+def ask(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "model", "--lm", "tiny", "ask", str(CLIP), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+def test_the_cascade_hears_the_clip_and_answers():
+    done = ask("--prompt", "<speech>\nWhich number is this? Answer with the digit.", "--path", "cascade", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["transcript"].strip(" .").lower() in {"seven", "7"} and "7" in result["answer"]
+
+
+@pytest.mark.skipif(not ADAPTER.is_dir(), reason="no committed adapter for SmolLM2")
+def test_the_direct_path_streams_an_answer():
+    done = ask("--prompt", "<speech>\nWhich number is this? Answer with the digit.")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip()
+
+
+def test_a_bad_instruction_is_a_clear_error():
+    done = ask("--prompt", "<speech> <speech>", "--path", "cascade")
+    assert done.returncode == 2 and "once" in done.stderr
