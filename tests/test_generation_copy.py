@@ -64,3 +64,14 @@ def test_the_benchmark_reports_copy_accuracy_per_level():
     copy = Codes((torch.tensor([0, 1, 2, 2]), torch.tensor([5, 6, 6, 6])))
     result = AudioResult(None, generated, Prompt(), 0.0, copy)
     assert copy_columns(result) == {"copy_accuracy": {"level0": 0.75, "level1": 0.75}}
+
+
+def test_reminding_repeats_each_words_demonstration_before_it_is_written(copier):
+    plain = copier.synthesize(PAIRS, "no yes")
+    reminded = copier.synthesize(PAIRS, "no yes", remind=True)
+    assert reminded.copy_accuracy == [1.0] * copier.codec.config.num_levels
+    assert len(reminded.prompt.ids) > len(plain.prompt.ids)  # two demonstrations more, one per word
+    demo_tokens = copier.tokenize(PAIRS[1][1]).token_ids[0].tolist()
+    ids = reminded.prompt.ids
+    starts = [i for i in range(len(ids)) if ids[i : i + len(demo_tokens)] == demo_tokens]
+    assert len(starts) >= 3  # "no": in the demonstrations, again as the reminder, and as written

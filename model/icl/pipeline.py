@@ -263,19 +263,22 @@ class ICLPipeline:
         text: str,
         levels: tuple[int, ...] | None = None,
         progress: Progress | None = None,
+        remind: bool = False,
     ) -> AudioResult:
         """Audio for ``text``, a sequence of words (or digits) each demonstrated by a (text, audio) pair.
-        ``progress(fraction, message)`` is told after each level of each word."""
+        ``progress(fraction, message)`` is told after each level of each word; ``remind`` repeats each word's
+        demonstration just before the LLM writes it."""
         started = time.perf_counter()
         levels = levels or self.all_levels
         known: dict[str, TokenizedClip] = {}
-        demos = []
+        demos, demo_of = [], {}
         for i, (demo_text, audio) in enumerate(pairs):
             words = normalise_text(demo_text)
             if not words:
                 raise ValueError(f"Pair {i + 1} has no text; write the words spoken in its clip.")
             clip = self.tokenize(audio, f"demonstration {i + 1}")
             known.setdefault(" ".join(words), clip)
+            demo_of.setdefault(" ".join(words), i)
             demos.append((self.builder.input_text(" ".join(words), i), audio_ids(clip.token_ids, levels, False)))
         words = normalise_text(text)
         missing = sorted({w for w in words if w not in known})
@@ -285,17 +288,22 @@ class ICLPipeline:
                 f"demonstrated words. Known words: {', '.join(sorted(known))}."
             )
         prefix_prompt = self.builder.pair_prefix(demos, levels, "Speak each text as audio tokens.")
-        # Each word is generated after the same prefix: the longest word sets the need.
-        longest = max(sum(len(known[w].token_ids[level]) + 4 for level in levels) for w in words)
-        check_generation_fits(self.budget, len(prefix_prompt) + longest + 8, "synthesis")
+        # Each word is generated after the same prefix, then (``remind``) its own demonstration once more, right
+        # before the query: a small LLM copies what it has just read far better than what lies far back.
+        longest = max(2 * sum(len(known[w].token_ids[level]) + 4 for level in levels) for w in words)
+        check_generation_fits(self.budget, len(prefix_prompt) + longest + 16, "synthesis")
         prefix = self.lm.prefix(prefix_prompt.ids)
         parts, prompt = [], prefix_prompt
         for i, word in enumerate(words):  # one word at a time: each copies its demonstration's tokens
             lengths = [len(known[word].token_ids[level]) for level in levels]
             report = _reporter(progress, i / len(words), 1 / len(words), f"word {i + 1} of {len(words)} ({word!r})")
-            codes, tail = self._generate_codes(prefix, self.builder.input_text(word, None), levels, lengths, report)
+            state, reminder = prefix, Prompt()
+            if remind:
+                reminder = self.builder.pair(*demos[demo_of[word]], levels, demo_of[word])
+                state = self.lm.extend(prefix, reminder.ids)
+            codes, tail = self._generate_codes(state, self.builder.input_text(word, None), levels, lengths, report)
             parts.append(codes)
-            prompt = concat(prompt, tail)
+            prompt = concat(prompt, reminder, tail)
         codes = Codes(tuple(torch.cat([p.levels[i] for p in parts]) for i in range(len(levels))))
         copy = Codes(tuple(torch.cat([known[w].codes.levels[level] for w in words]) for level in levels))
         return AudioResult(self.codec.decode(codes), codes, prompt, time.perf_counter() - started, copy)

@@ -194,10 +194,15 @@ class PromptBuilder:
         prompt = Prompt()
         prompt.add(self.text(instruction + SEPARATOR), "instruction")
         for index, (input_prompt, output_pieces) in enumerate(demos):
-            prompt = concat(prompt, input_prompt)
-            prompt.add(self.output_open(), "text", index)
-            self.add_audio(prompt, "label", output_pieces, levels, index)
-            prompt.add(self.text(" >" + SEPARATOR), "text", index)
+            prompt = concat(prompt, self.pair(input_prompt, output_pieces, levels, index))
+        return prompt
+
+    def pair(self, input_prompt: Prompt, output_pieces: list[list[int]], levels: Sequence[int], index: int) -> Prompt:
+        """One demonstration: its input, ``Output: < audio tokens >`` and the separator."""
+        prompt = concat(input_prompt)
+        prompt.add(self.output_open(), "text", index)
+        self.add_audio(prompt, "label", output_pieces, levels, index)
+        prompt.add(self.text(" >" + SEPARATOR), "text", index)
         return prompt
 
 
