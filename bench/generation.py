@@ -186,7 +186,12 @@ def enhancement(pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int,
 
 
 def synthesis(
-    pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int, ...] | None = None, seed: int = 0
+    pipeline: ICLPipeline,
+    dev: Path,
+    count: int,
+    levels: tuple[int, ...] | None = None,
+    seed: int = 0,
+    remind: bool = True,
 ) -> dict:
     manifest = json.loads((dev / "manifest.json").read_text())
     digits = [c for c in manifest["clips"] if c["task"] == "tts" and c["label"] in DIGITS]
@@ -198,7 +203,7 @@ def synthesis(
         pairs = [(label, path) for label, path in sorted(clips.items())]
         text = " ".join(rng.choice(DIGITS) for _ in range(3))
         started = time.perf_counter()
-        result = pipeline.synthesize(pairs, text, levels)
+        result = pipeline.synthesize(pairs, text, levels, remind=remind)
         seconds = time.perf_counter() - started
         joined = np.concatenate([load_audio(clips[w]).samples for w in text.split()])
         copied = pipeline.codec.decode(result.copy_codes).samples
@@ -238,6 +243,9 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=20, help="digit texts to synthesize")
     parser.add_argument("--levels", help="codec levels the LLM writes, e.g. 0,1 (default: all)")
     parser.add_argument("--codec", type=Path, help="codec checkpoint (default: the shipped one)")
+    parser.add_argument(
+        "--remind", action=argparse.BooleanOptionalAction, default=True, help="repeat each word's demonstration"
+    )
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--dev", type=Path, default=ROOT / "dev_set")
     parser.add_argument("--out", type=Path, help="default: bench_results/generation_<lm>.json")
@@ -250,7 +258,7 @@ def main() -> None:
     if args.clips:
         report["enhancement"] = enhancement(pipeline, args.dev, args.clips, levels)
     if args.texts:
-        report["synthesis"] = synthesis(pipeline, args.dev, args.texts, levels)
+        report["synthesis"] = synthesis(pipeline, args.dev, args.texts, levels, remind=args.remind)
     out = args.out or ROOT / "bench_results" / f"generation_{args.lm}.json"
     write_result(out, report, vars(args))
     for task in ("enhancement", "synthesis"):

@@ -67,8 +67,8 @@ def test_the_benchmark_reports_copy_accuracy_per_level():
 
 
 def test_reminding_repeats_each_words_demonstration_before_it_is_written(copier):
-    plain = copier.synthesize(PAIRS, "no yes")
-    reminded = copier.synthesize(PAIRS, "no yes", remind=True)
+    plain = copier.synthesize(PAIRS, "no yes", remind=False)
+    reminded = copier.synthesize(PAIRS, "no yes")  # the default
     assert reminded.copy_accuracy == [1.0] * copier.codec.config.num_levels
     assert len(reminded.prompt.ids) > len(plain.prompt.ids)  # two demonstrations more, one per word
     demo_tokens = copier.tokenize(PAIRS[1][1]).token_ids[0].tolist()

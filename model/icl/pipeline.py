@@ -263,11 +263,12 @@ class ICLPipeline:
         text: str,
         levels: tuple[int, ...] | None = None,
         progress: Progress | None = None,
-        remind: bool = False,
+        remind: bool = True,
     ) -> AudioResult:
         """Audio for ``text``, a sequence of words (or digits) each demonstrated by a (text, audio) pair.
         ``progress(fraction, message)`` is told after each level of each word; ``remind`` repeats each word's
-        demonstration just before the LLM writes it."""
+        demonstration just before the LLM writes it (Qwen-0.5B then copies 97 / 94 / 100 % of the codes of
+        levels 0 / 1 / 2, against 61 / 44 / 47 % from the demonstrations alone: bench/generation.py)."""
         started = time.perf_counter()
         levels = levels or self.all_levels
         known: dict[str, TokenizedClip] = {}
