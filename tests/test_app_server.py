@@ -83,6 +83,17 @@ def test_enhancement_pairs_are_matched_by_their_uploaded_names(client):
     assert Path(output).is_file()
 
 
+def test_ask_through_the_api(client):
+    from gradio_client import handle_file
+
+    clip = handle_file(str(DEMO / "commands/seven/flite_slt.flac"))
+    instruction = "<speech>\nWhich number is this? Answer with the digit."
+    answer, heard, status = client.predict(clip, instruction, "cascade", api_name="/ask")
+    assert heard.strip(" .").lower() in {"seven", "7"} and answer and "answered in" in status
+    with pytest.raises(Exception, match="once"):
+        client.predict(clip, "<speech> <speech>", "cascade", api_name="/ask")
+
+
 def test_the_api_lists_only_what_a_client_should_call(client):
     api = client.view_api(return_format="dict", print_info=False)
     assert set(api["named_endpoints"]) == {"/classify", "/enhance", "/synthesize", "/explore", "/reconstruct", "/ask"}

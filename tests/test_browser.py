@@ -102,6 +102,18 @@ def test_codec_explorer_tab(page, tmp_path):
     assert "L0" in text and "tokens/s" in text
 
 
+def test_ask_tab(page, tmp_path):
+    page.get_by_role("tab", name="Ask").click()
+    upload(page, "ask-clip", [DEMO / "commands/seven/flite_slt.flac"])
+    page.wait_for_timeout(1500)
+    page.get_by_text("cascade: Whisper transcribes").click()
+    page.get_by_role("button", name="Ask", exact=True).click()
+    text = finish(page, "answered in", "ask", tmp_path, timeout=300_000)
+    assert "cascade path" in text
+    heard = page.input_value("#ask-transcript textarea")
+    assert heard.strip(" .").lower() in {"seven", "7"}
+
+
 def test_an_example_fills_the_demonstrations_with_their_own_labels(page):
     page.get_by_role("tab", name="Classify").click()
     page.get_by_text("Spoken digits (5-way, 2 voices each)", exact=True).click()
