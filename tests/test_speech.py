@@ -141,3 +141,19 @@ def test_a_short_training_loop_lowers_the_distillation_loss_and_resumes(ask_mani
     assert train(run, config, 45, pipeline=tiny_pipeline(adapter=False)) == 45  # resumes at step 40
     state = torch.load(run / "state.pt", weights_only=True)
     assert state["step"] == 45
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted", "right"),
+    [
+        ("The capital of Germany is Berlin.", ["Berlin"], True),
+        ("berlin", ["Berlin"], True),
+        ("The answer to this question is Italy", ["Rome"], False),
+        ("Two plus three is 5.", ["five", "5"], True),
+        ("Berliner Weisse", ["Berlin"], False),  # a word, not a substring
+    ],
+)
+def test_the_benchmark_accepts_an_answer_said_in_a_sentence(answer, accepted, right):
+    from bench.ask import is_correct
+
+    assert is_correct(answer, accepted) is right
