@@ -62,7 +62,10 @@ def questions(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) 
             )
         rows.append(row)
         print(json.dumps(row), flush=True)
-    asked = len(rows) + dropped
+    return summarise_questions(rows, len(rows) + dropped)
+
+
+def summarise_questions(rows: list[dict], asked: int) -> dict:
     summary = {"prompts": asked, "right_from_text": len(rows), "text_accuracy": round(len(rows) / max(1, asked), 3)}
     for path in ("direct", "cascade"):
         accuracy = statistics.mean(r[path]["correct"] for r in rows) if rows else 0.0
@@ -74,7 +77,11 @@ def questions(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) 
 def passages(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) -> dict:
     rows = []
     for clip in clips[:limit]:
-        audio = load_audio(root / clip["path"], limits=pipeline.limits)
+        try:
+            audio = load_audio(root / clip["path"], limits=pipeline.limits)
+        except ValueError as error:  # a broken or over-long clip is skipped, and said so
+            print(f"skipped {clip['path']}: {error}", flush=True)
+            continue
         if not 20 <= audio.duration <= 60:
             continue
         from_text = pipeline.answer_text(clip["text"], clip["instruction"], max_new_tokens=48)
@@ -115,6 +122,10 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=ROOT / "ask_set")
     parser.add_argument("--questions", type=int, default=0, help="at most this many dev questions (0: all)")
     parser.add_argument("--passages", type=int, default=20)
+    parser.add_argument("--parts", default="questions,passages,latency", help="which parts to run")
+    parser.add_argument(
+        "--questions-from-log", type=Path, help="take the question rows a run printed (its log) instead of asking"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, dtype=args.dtype)
@@ -122,12 +133,21 @@ def main() -> None:
     asked = [c for c in clips if c["kind"] == "question"]
     spoken = [c for c in clips if c["kind"] == "passage"]
     report = {"lm": pipeline.lm.name, "dtype": pipeline.lm.precision, "adapter": str(args.adapter or "committed")}
-    report["questions"] = questions(pipeline, asked, args.set, args.questions)
-    report["passages"] = passages(pipeline, spoken, args.set, args.passages)
-    report["latency"] = latency(pipeline, spoken[0], args.set)
+    parts = args.parts.split(",")
+    if args.questions_from_log:
+        lines = args.questions_from_log.read_text().splitlines()
+        rows = [json.loads(line) for line in lines if line.startswith('{"text"')]
+        report["questions"] = summarise_questions(rows, len(asked[: args.questions or None]))
+    elif "questions" in parts:
+        report["questions"] = questions(pipeline, asked, args.set, args.questions)
+    if "passages" in parts:
+        report["passages"] = passages(pipeline, spoken, args.set, args.passages)
+    if "latency" in parts:
+        report["latency"] = latency(pipeline, spoken[0], args.set)
     out = args.out or ROOT / "bench_results" / f"ask_{args.lm}.json"
     write_result(out, report, {k: str(v) for k, v in vars(args).items()})
-    print(json.dumps({k: report[k]["summary"] for k in ("questions", "passages")} | report["latency"]))
+    print(json.dumps({k: v["summary"] for k, v in report.items() if isinstance(v, dict) and "summary" in v}))
+    print(json.dumps(report.get("latency", {})))
 
 
 if __name__ == "__main__":

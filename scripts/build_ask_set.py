@@ -167,7 +167,8 @@ def main() -> None:
     for _ in range(args.passages):
         add(rng.choice(train), passage(pool, rng, rng.randint(250, 900)), PASSAGE_INSTRUCTION, "passage", "train")
     for _ in range(args.passages // 2):
-        add(rng.choice(dev), passage(held_out, rng, 550, reuse=False), PASSAGE_INSTRUCTION, "passage", "dev")
+        if held_out:  # stop when the held-out fortunes run out (never an empty passage)
+            add(rng.choice(dev), passage(held_out, rng, 550, reuse=False), PASSAGE_INSTRUCTION, "passage", "dev")
     (args.out / "manifest.json").write_text(json.dumps({"clips": clips}, indent=0))
     print(f"{len(clips)} clips in {args.out}")
 
