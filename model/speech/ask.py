@@ -170,21 +170,26 @@ class AskPipeline:
         inputs = self.embed_ids(self.text_ids(self.frame(instruction), text))[None]
         return _last(self.generate(inputs, max_new_tokens)).strip()
 
-    @torch.inference_mode()
     def generate(self, inputs: torch.Tensor, max_new_tokens: int) -> Iterator[str]:
         """Greedy decoding from input embeddings (1, L, D); yields the decoded text after each new token."""
+        ids: list[int] = []
+        for token in self.generate_ids(inputs, max_new_tokens):
+            ids.append(token)
+            yield self.lm.tokenizer.decode(ids, skip_special_tokens=True)
+
+    @torch.inference_mode()
+    def generate_ids(self, inputs: torch.Tensor, max_new_tokens: int) -> Iterator[int]:
+        """The greedy token ids after input embeddings (1, L, D), up to the LLM's stop token."""
         limit = self.lm.context_length - inputs.shape[1]
         if limit <= 0:
             raise ValueError(f"The prompt ({inputs.shape[1]} positions) fills the context of {self.lm.name}.")
         stops = self.stop_ids()
         out = self.lm.model(inputs_embeds=inputs, use_cache=True)
-        ids: list[int] = []
         for _ in range(min(max_new_tokens, limit)):
             token = int(out.logits[0, -1].argmax())
             if token in stops:
                 break
-            ids.append(token)
-            yield self.lm.tokenizer.decode(ids, skip_special_tokens=True)
+            yield token
             step = torch.tensor([[token]], device=self.lm.device)
             out = self.lm.model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
 

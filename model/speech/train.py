@@ -63,7 +63,8 @@ def teacher_example(pipeline, instruction: str, text: str, config: AskTrainConfi
     """The LLM's own response to the transcript, with its top-k log-probs at each response position."""
     framed = pipeline.frame(instruction)
     prompt = pipeline.text_ids(framed, text)
-    response = _greedy_ids(pipeline, prompt, config.response_tokens)  # ids: re-encoding text could differ
+    # ids, not text: re-encoding the decoded answer could tokenize differently
+    response = list(pipeline.generate_ids(pipeline.embed_ids(prompt)[None], config.response_tokens))
     with torch.no_grad():
         ids = torch.tensor(prompt + response, device=pipeline.lm.device)[None]
         logits = pipeline.lm.model(input_ids=ids).logits[0, len(prompt) - 1 :].float()  # response + its stop
@@ -75,21 +76,6 @@ def teacher_example(pipeline, instruction: str, text: str, config: AskTrainConfi
         "top_values": values.cpu().half(),
         "top_ids": indices.cpu().int(),
     }
-
-
-@torch.no_grad()
-def _greedy_ids(pipeline, prompt: list[int], limit: int) -> list[int]:
-    stops = pipeline.stop_ids()
-    out = pipeline.lm.model(input_ids=torch.tensor([prompt], device=pipeline.lm.device), use_cache=True)
-    ids = []
-    for _ in range(limit):
-        token = int(out.logits[0, -1].argmax())
-        if token in stops:
-            break
-        ids.append(token)
-        step = torch.tensor([[token]], device=pipeline.lm.device)
-        out = pipeline.lm.model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
-    return ids
 
 
 def prepare(pipeline, manifest: Path, config: AskTrainConfig) -> list[dict]:
