@@ -8,6 +8,8 @@ Text, all generated here or taken from Debian's ``fortunes-min`` (apt-get instal
   development half (every second one is held out), so no development question is ever trained on;
 * **sentences**: short fortunes, read with varied instructions (repeat, topic, one-word answer, …) — the
   distillation needs no labelled answers, only the LLM's own response to the transcript;
+* **read-aloud text** (``--read``, kind ``read``, no instruction): training fortunes and WordNet's definitions
+  (``wordnet-base``), for the adapter's alignment stage, which needs only transcripts;
 * **passages**: several fortunes in a row, to summarise (development: ~550 characters, 30–45 s, from fortunes
   held out of training).
 
@@ -30,6 +32,7 @@ import soundfile as sf
 from demo_examples.build import DEV_VOICES, Voice, convert, speak, train_voices
 
 FORTUNES = Path("/usr/share/games/fortunes")
+WORDNET = Path("/usr/share/wordnet")
 NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
@@ -99,6 +102,24 @@ def fortunes() -> list[str]:
     return texts
 
 
+def glosses() -> list[str]:
+    """WordNet's noun and verb definitions as sentences ("A physical entity: an entity that has physical
+    existence."): a wide vocabulary for the alignment stage (apt-get install wordnet-base)."""
+    if not WORDNET.is_dir():
+        raise SystemExit("Install WordNet: apt-get install wordnet-base")
+    texts = []
+    for name in ("data.noun", "data.verb"):
+        for line in (WORDNET / name).read_text(encoding="latin-1").splitlines():
+            if line.startswith(" ") or "|" not in line:
+                continue  # the licence header
+            lemma = line.split(" ", 5)[4].replace("_", " ")
+            definition = line.split("|", 1)[1].split(";")[0].strip()
+            text = f"{lemma[0].upper()}{lemma[1:]}: {definition}."
+            if 30 < len(text) < 160 and text.isascii() and not any(c.isdigit() for c in lemma):
+                texts.append(text)
+    return texts
+
+
 def passage(texts: list[str], rng: random.Random, chars: int, reuse: bool = True) -> str:
     """Fortunes in a row until about ``chars`` characters (~15 a second): drawn at random, or used up in order."""
     picked: list[str] = []
@@ -127,6 +148,7 @@ def main() -> None:
     parser.add_argument("--voices", type=int, default=24, help="training voices")
     parser.add_argument("--sentences", type=int, default=360, help="training sentences")
     parser.add_argument("--passages", type=int, default=40, help="training passages (dev: half as many)")
+    parser.add_argument("--read", type=int, default=4000, help="read-aloud clips for the alignment stage")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -169,6 +191,13 @@ def main() -> None:
     for _ in range(args.passages // 2):
         if held_out:  # stop when the held-out fortunes run out (never an empty passage)
             add(rng.choice(dev), passage(held_out, rng, 550, reuse=False), PASSAGE_INSTRUCTION, "passage", "dev")
+    # Read-aloud text for the alignment stage (transcripts only, no instruction): half training fortunes, half
+    # WordNet definitions. Drawn last, so the clips above stay the same whatever --read is.
+    definitions = glosses()
+    rng.shuffle(definitions)
+    for i in range(args.read):
+        text = pool[(i // 2) % len(pool)] if i % 2 == 0 else definitions[(i // 2) % len(definitions)]
+        add(rng.choice(train), text, "", "read", "train")
     (args.out / "manifest.json").write_text(json.dumps({"clips": clips}, indent=0))
     print(f"{len(clips)} clips in {args.out}")
 

@@ -126,6 +126,8 @@ def ask_manifest(tmp_path):
     for i, (freq, text) in enumerate([(220, "yes"), (440, "no"), (660, "one"), (880, "two")]):
         save_audio(clip(freq, 0.6), tmp_path / f"clip{i}.wav")
         clips.append({"path": f"clip{i}.wav", "text": text, "instruction": "Input: <speech> Output:", "split": "train"})
+    save_audio(clip(330, 0.6), tmp_path / "read.wav")  # a read-aloud clip: alignment only, no instruction
+    clips.append({"path": "read.wav", "text": "three", "instruction": "", "split": "train"})
     (tmp_path / "manifest.json").write_text(json.dumps({"clips": clips}))
     return tmp_path / "manifest.json"
 
@@ -141,6 +143,70 @@ def test_a_short_training_loop_lowers_the_distillation_loss_and_resumes(ask_mani
     assert train(run, config, 45, pipeline=tiny_pipeline(adapter=False)) == 45  # resumes at step 40
     state = torch.load(run / "state.pt", weights_only=True)
     assert state["step"] == 45
+
+
+def aligned_adapter(table: torch.Tensor, vocabulary: list[int]) -> SpeechAdapter:
+    config = AdapterConfig(
+        lm_dim=table.shape[1], encoder_dim=8, hidden=16, embedding_norm=2.0, aligned=True,
+        vocabulary_size=len(vocabulary),
+    )  # fmt: skip
+    adapter = SpeechAdapter(config)
+    adapter.vocabulary.copy_(torch.tensor(vocabulary))
+    return adapter
+
+
+def test_compression_drops_blanks_and_averages_each_run_of_one_token():
+    torch.manual_seed(0)
+    table = torch.nn.functional.normalize(torch.randn(10, 16), dim=-1)
+    adapter = aligned_adapter(table, [2, 5, 7])
+    with torch.no_grad():
+        adapter.blank.copy_(torch.nn.functional.normalize(torch.randn(16), dim=0))
+    blank, a, b = adapter.blank.detach(), table[5], table[7]
+    noisy = [blank, a, a * 1.1 + 0.01 * blank, blank, b, a, a]  # blank, run of 5, blank, 7, run of 5
+    speech = torch.stack(noisy)
+    assert adapter.token_logits(speech, table).argmax(-1).tolist() == [0, 2, 2, 0, 3, 2, 2]
+    out = adapter.compress(speech, table)
+    assert out.shape == (3, 16)
+    expected = torch.stack([(noisy[1] + noisy[2]) / 2, b, a])
+    expected = expected / expected.norm(dim=-1, keepdim=True) * 2.0  # at the LLM's embedding norm
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert adapter.compress(torch.stack([blank, blank]), table).shape == (0, 16)  # all blank: nothing to read
+    plain = SpeechAdapter(AdapterConfig(lm_dim=16, encoder_dim=8, hidden=16))
+    assert torch.equal(plain.compress(speech, table), speech)  # only aligned adapters compress
+
+
+def test_the_learning_rate_warms_up_again_for_the_distillation_stage():
+    from model.speech.train import learning_rate
+
+    config = AskTrainConfig(lr=1.0, warmup=10, align_steps=100, schedule_steps=300)
+    assert learning_rate(config, 0) == pytest.approx(0.1)
+    assert learning_rate(config, 99) < 0.2  # the alignment stage has decayed
+    assert learning_rate(config, 100) == pytest.approx(0.1)  # and the distillation starts its own warm-up
+    assert learning_rate(config, 299) == pytest.approx(0.1, abs=1e-3)
+
+
+def test_an_aligned_run_lowers_the_ctc_loss_then_distils_and_exports(ask_manifest, tmp_path):
+    from model.speech.train import export
+
+    config = AskTrainConfig(
+        manifest=str(ask_manifest), batch=2, align_batch=4, lr=1e-2, warmup=2, align_steps=60, schedule_steps=64,
+        log_every=1, response_tokens=3,
+    )  # fmt: skip
+    run = tmp_path / "run"
+    pipeline = tiny_pipeline(adapter=False)
+    assert train(run, config, 64, pipeline=pipeline) == 64
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    ctc = [r["ctc"] for r in log if "ctc" in r]
+    assert len(ctc) == 60 and np.mean(ctc[-5:]) < 0.7 * np.mean(ctc[:5])
+    assert all("kl" in r for r in log[60:])  # then the distillation, through the compressed outputs
+    adapter = SpeechAdapter.load(export(run, tmp_path / "adapter"))
+    assert adapter.config.aligned and adapter.config.vocabulary_size == len(adapter.vocabulary) > 0
+    texts = {c["text"] for c in json.loads(ask_manifest.read_text())["clips"]}
+    expected = {t for text in texts for t in pipeline.lm.encode_text(text)}
+    assert set(adapter.vocabulary.tolist()) == expected  # read-aloud clips' words included
+    asked = AskPipeline(pipeline.lm, pipeline.features, adapter, FixedTranscriber())
+    result = asked.answer(clip(440, 0.6), "Input: <speech> Output:", max_new_tokens=3)
+    assert result.prompt_positions <= len(asked.frame("Input: <speech> Output:").before) + 3 + 10
 
 
 @pytest.mark.parametrize(

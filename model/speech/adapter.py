@@ -1,10 +1,18 @@
 """The trained part of the direct path: Whisper-base encoder frames (50 Hz, 512-d) → the LLM's input-embedding
 space at 12.5 Hz. Stacking ``stack`` frames then a two-layer MLP (Kang & Roy use a similar downsample + project);
-the output is scaled to the size of the LLM's own token embeddings, so the LLM meets vectors of a familiar norm."""
+the output is scaled to the size of the LLM's own token embeddings, so the LLM meets vectors of a familiar norm.
+
+An *aligned* adapter (``AdapterConfig.aligned``) is first trained with CTC against the transcript's LLM tokens,
+scoring each output by its cosine to the token embeddings (plus a learned blank), so that its outputs land next
+to the embeddings of the words spoken. What the LLM then reads is CTC-compressed: blank frames dropped, each run
+of frames on the same token averaged into one embedding — about one vector per spoken token, still continuous
+(the LLM never sees a discrete transcript; the compression of Gaido et al. 2021 and of CTC-based speech LLMs).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +31,8 @@ class AdapterConfig:
     stack: int = 4  # encoder frames per speech embedding: 50 Hz → 12.5 Hz
     hidden: int = 1024
     embedding_norm: float = 1.0  # typical norm of the LLM's token embeddings (set at training time)
+    aligned: bool = False  # trained with the CTC alignment stage: its outputs are CTC-compressed for the LLM
+    vocabulary_size: int = 0  # aligned: how many LLM tokens the CTC head scores (those of the training text)
 
     @property
     def rate(self) -> float:
@@ -41,6 +51,10 @@ class SpeechAdapter(nn.Module):
             nn.GELU(),
             nn.Linear(config.hidden, config.lm_dim),
         )
+        if config.aligned:
+            self.blank = nn.Parameter(torch.randn(config.lm_dim) / math.sqrt(config.lm_dim))
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))  # cosines are small: sharpen them
+            self.register_buffer("vocabulary", torch.zeros(config.vocabulary_size, dtype=torch.long))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(T, E) or (B, T, E) → (T', D) or (B, T', D), T' = ceil(T / stack) (the tail is zero-padded)."""
@@ -52,6 +66,37 @@ class SpeechAdapter(nn.Module):
         y = self.net(self.norm(x))
         y = y / (y.norm(dim=-1, keepdim=True) + 1e-6) * self.config.embedding_norm
         return y[0] if single else y
+
+    # --- the alignment head (aligned adapters) ------------------------------------------------------------------
+    def token_logits(self, speech: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(..., D) speech embeddings → (..., 1 + V) CTC logits: blank, then the vocabulary's tokens, by cosine to
+        their rows of the LLM's input-embedding ``table`` (V_llm, D)."""
+        rows = torch.cat([self.blank[None], table[self.vocabulary].to(self.blank.dtype)])
+        cosine = nn.functional.normalize(speech, dim=-1) @ nn.functional.normalize(rows, dim=-1).T
+        return cosine * self.logit_scale.exp()
+
+    def compress(self, speech: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(T, D) → (T'', D): blank frames dropped, each run of frames whose best token is the same averaged
+        (differentiably: the choice of frames is discrete, the average is not)."""
+        if not self.config.aligned:
+            return speech
+        with torch.no_grad():
+            best = self.token_logits(speech, table).argmax(-1)  # 0: blank
+            starts = torch.ones_like(best, dtype=torch.bool)
+            starts[1:] = best[1:] != best[:-1]
+            run = torch.cumsum(starts, 0) - 1  # run index of each frame
+            keep = best[starts] != 0
+        if not bool(keep.any()):
+            return speech[:0]
+        sums = torch.zeros(int(run[-1]) + 1, speech.shape[-1], dtype=speech.dtype, device=speech.device)
+        sums = sums.index_add(0, run, speech)
+        counts = torch.bincount(run).to(speech.dtype)[:, None]
+        merged = (sums / counts)[keep]
+        return merged / (merged.norm(dim=-1, keepdim=True) + 1e-6) * self.config.embedding_norm
+
+    def embed(self, frames: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(T, E) encoder frames → what the LLM reads in the clip's place (compressed when aligned)."""
+        return self.compress(self(frames), table)
 
     def save(self, folder: str | Path) -> Path:
         from safetensors.torch import save_file

@@ -131,7 +131,8 @@ class AskPipeline:
                 "`python -m model.speech.train`."
             )
         with torch.no_grad():
-            return self.adapter(self.features(samples).to(self.lm.device))
+            table = self.lm.model.get_input_embeddings().weight
+            return self.adapter.embed(self.features(samples).to(self.lm.device), table)
 
     # --- answering -------------------------------------------------------------------------------------------------
     def load(self, source, name: str = "the clip") -> Audio:

@@ -6,7 +6,12 @@ that response are kept. The adapter is then trained so that the LLM, given the c
 instead, predicts the same distributions at the same positions (soft cross-entropy on the teacher's top k,
 renormalised — KL up to a constant). Gradients flow through the frozen LLM into the adapter only.
 
+With ``--align-steps N`` the adapter is *aligned* (``model.speech.adapter``): the first N steps train it with CTC
+alone against every training clip's transcript tokens (read-aloud text included; no LLM pass, so they are
+cheap), then the distillation reads its CTC-compressed outputs, with the CTC loss kept beside it.
+
     python -m model.speech.train --run runs/ask-smollm2 --lm tiny --steps 1500     # start, or resume the run
+    python -m model.speech.train --run runs/ask-aligned --lm tiny --align-steps 3000 --schedule-steps 4000
     python -m model.speech.train --run runs/ask-smollm2 --export checkpoints/speech-adapter-smollm2-135m
 
 Seeded, ``accelerate``-driven, resumable: ``state.pt`` (adapter, optimiser, step, sampler state) every
@@ -44,6 +49,9 @@ class AskTrainConfig:
     encoder_layers: int = 6
     top_k: int = 64
     response_tokens: int = 24
+    align_steps: int = 0  # > 0: an aligned adapter, trained first this many steps with CTC alone (no LLM pass)
+    align_batch: int = 32
+    ctc_weight: float = 0.5  # aligned: the CTC loss kept beside the distillation, so the alignment holds
     seed: int = 0
     log_every: int = 10
     save_every: int = 50
@@ -54,8 +62,12 @@ class AskTrainConfig:
 
 
 def learning_rate(config: AskTrainConfig, step: int) -> float:
+    """Warm-up then cosine to 10 %, per stage: the alignment stage over ``align_steps``, the distillation from
+    there to ``schedule_steps``."""
+    start, end = (0, config.align_steps) if step < config.align_steps else (config.align_steps, config.schedule_steps)
+    step -= start
     warmup = min(1.0, (step + 1) / config.warmup)
-    progress = min(1.0, step / config.schedule_steps)
+    progress = min(1.0, step / max(1, end - start))
     return config.lr * warmup * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
 
 
@@ -82,7 +94,7 @@ def prepare(pipeline, manifest: Path, config: AskTrainConfig) -> list[dict]:
     """Training items: Whisper frames (float16) per clip and the teacher's responses per distinct prompt."""
     from model.audio import load_audio
 
-    clips = [c for c in json.loads(manifest.read_text())["clips"] if c["split"] == "train"]
+    clips = [c for c in json.loads(manifest.read_text())["clips"] if c["split"] == "train" and c["instruction"]]
     teachers: dict[tuple[str, str], dict] = {}
     items = []
     for i, clip in enumerate(clips):
@@ -90,18 +102,67 @@ def prepare(pipeline, manifest: Path, config: AskTrainConfig) -> list[dict]:
         if key not in teachers:
             teachers[key] = teacher_example(pipeline, *key, config)
         samples = load_audio(manifest.parent / clip["path"], limits=pipeline.limits).samples
-        items.append({"frames": pipeline.features(samples).half().cpu(), **teachers[key]})
+        frames = pipeline.features(samples).half().cpu()
+        items.append({"frames": frames, "ids": pipeline.lm.encode_text(clip["text"]), **teachers[key]})
         if i % 100 == 0:
             logger.info("prepared %d / %d clips (%d distinct prompts)", i, len(clips), len(teachers))
     return items
 
 
-def distillation_loss(pipeline, adapter: SpeechAdapter, batch: list[dict]) -> tuple[torch.Tensor, float]:
+def prepare_alignment(pipeline, manifest: Path) -> dict:
+    """Every training clip's Whisper frames (float16) and transcript ids, and the vocabulary the CTC head scores
+    (the tokens of those transcripts: blank-or-token and where a token changes is all the compression needs)."""
+    from model.audio import load_audio
+
+    clips = [c for c in json.loads(manifest.read_text())["clips"] if c["split"] == "train"]
+    items = []
+    for i, clip in enumerate(clips):
+        samples = load_audio(manifest.parent / clip["path"], limits=pipeline.limits).samples
+        items.append({"frames": pipeline.features(samples).half().cpu(), "ids": pipeline.lm.encode_text(clip["text"])})
+        if i % 500 == 0:
+            logger.info("alignment: %d / %d clips", i, len(clips))
+    vocabulary = sorted({token for item in items for token in item["ids"]})
+    return {"items": items, "vocabulary": torch.tensor(vocabulary, dtype=torch.long)}
+
+
+def ctc_loss(adapter: SpeechAdapter, speech: list[torch.Tensor], ids: list[list[int]], table: torch.Tensor):
+    """Mean CTC loss of speech embeddings (each (T, D)) against transcript ids (tokens outside the adapter's
+    vocabulary are left out of the target)."""
+    position = torch.full((len(table),), -1, dtype=torch.long, device=table.device)
+    position[adapter.vocabulary] = torch.arange(1, len(adapter.vocabulary) + 1, device=table.device)
+    targets = [position[torch.tensor(i, dtype=torch.long, device=table.device)] for i in ids]
+    targets = [t[t > 0] for t in targets]
+    lengths = torch.tensor([len(x) for x in speech])
+    padded = torch.nn.utils.rnn.pad_sequence(speech)  # (T, B, D)
+    log_probs = torch.log_softmax(adapter.token_logits(padded, table).float(), dim=-1)
+    return torch.nn.functional.ctc_loss(
+        log_probs,
+        torch.cat(targets),
+        lengths,
+        torch.tensor([len(t) for t in targets]),
+        zero_infinity=True,  # a clip too fast for 12.5 Hz contributes nothing rather than infinity
+    )
+
+
+def alignment_loss(pipeline, adapter: SpeechAdapter, batch: list[dict]) -> tuple[torch.Tensor, float]:
+    device = pipeline.lm.device
+    table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
+    speech = [adapter(item["frames"].float().to(device)) for item in batch]
+    loss = ctc_loss(adapter, speech, [item["ids"] for item in batch], table)
+    return loss, loss.item()
+
+
+def distillation_loss(
+    pipeline, adapter: SpeechAdapter, batch: list[dict], ctc_weight: float = 0.0
+) -> tuple[torch.Tensor, float]:
     """Soft cross-entropy of the LLM given speech against the teacher's top-k, and the KL for the log."""
     device = pipeline.lm.device
-    rows, spans = [], []
+    table = pipeline.lm.model.get_input_embeddings().weight.detach()
+    rows, spans, frame_level = [], [], []
     for item in batch:
         speech = adapter(item["frames"].float().to(device))
+        frame_level.append(speech)
+        speech = adapter.compress(speech, table)
         text = pipeline.embed_ids(item["before"]), pipeline.embed_ids(item["after"])
         response = pipeline.embed_ids(item["response"]) if item["response"] else speech[:0]
         row = torch.cat([text[0], speech, text[1], response])
@@ -119,7 +180,10 @@ def distillation_loss(pipeline, adapter: SpeechAdapter, batch: list[dict]) -> tu
         picked = student.gather(1, item["top_ids"][:count].long().to(device))
         losses.append(-(teacher * picked).sum(-1).mean())
         kls.append(float((teacher * (teacher.clamp_min(1e-9).log() - picked.detach())).sum(-1).mean()))
-    return torch.stack(losses).mean(), sum(kls) / len(kls)
+    loss = torch.stack(losses).mean()
+    if adapter.config.aligned and ctc_weight:
+        loss = loss + ctc_weight * ctc_loss(adapter, frame_level, [item["ids"] for item in batch], table.float())
+    return loss, sum(kls) / len(kls)
 
 
 def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None = None, pipeline=None) -> int:
@@ -141,6 +205,14 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
     else:
         items = prepare(pipeline, Path(config.manifest), config)
         torch.save(items, cache)
+    alignment = None
+    if config.align_steps:
+        align_cache = run / "align.pt"
+        if align_cache.exists():
+            alignment = torch.load(align_cache, weights_only=True)
+        else:
+            alignment = prepare_alignment(pipeline, Path(config.manifest))
+            torch.save(alignment, align_cache)
     table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
     adapter_config = AdapterConfig(
         lm=pipeline.lm.name,
@@ -150,8 +222,12 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
         stack=config.stack,
         hidden=config.hidden,
         embedding_norm=float(table.norm(dim=1).median()),
+        aligned=alignment is not None,
+        vocabulary_size=len(alignment["vocabulary"]) if alignment else 0,
     )
     adapter = SpeechAdapter(adapter_config)
+    if alignment:
+        adapter.vocabulary.copy_(alignment["vocabulary"])
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.lr, weight_decay=0.01)
     step, rng = 0, random.Random(config.seed)
     if resumed:
@@ -168,7 +244,13 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
     while step < steps and time.perf_counter() < deadline:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        loss, kl = distillation_loss(pipeline, adapter, rng.sample(items, min(config.batch, len(items))))
+        aligning = step < config.align_steps
+        if aligning:
+            batch = rng.sample(alignment["items"], min(config.align_batch, len(alignment["items"])))
+            loss, kl = alignment_loss(pipeline, accelerator.unwrap_model(adapter), batch)
+        else:
+            batch = rng.sample(items, min(config.batch, len(items)))
+            loss, kl = distillation_loss(pipeline, accelerator.unwrap_model(adapter), batch, config.ctc_weight)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(adapter.parameters(), 1.0)
@@ -178,7 +260,7 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
         if step % config.log_every == 0:
             record = {"step": step, "loss": round(sum(w[0] for w in window) / len(window), 4)}
             record |= {
-                "kl": round(sum(w[1] for w in window) / len(window), 4),
+                "ctc" if aligning else "kl": round(sum(w[1] for w in window) / len(window), 4),
                 "lr": round(learning_rate(config, step), 7),
             }
             record["seconds"] = round(time.perf_counter() - started, 1)
@@ -236,6 +318,9 @@ def main() -> None:
     parser.add_argument("--lm", default=AskTrainConfig.lm, help="new runs only")
     parser.add_argument("--steps", type=int, default=AskTrainConfig.schedule_steps)
     parser.add_argument("--schedule-steps", type=int, default=AskTrainConfig.schedule_steps, help="new runs only")
+    parser.add_argument(
+        "--align-steps", type=int, default=0, help="new runs only: a CTC alignment stage first (an aligned adapter)"
+    )
     parser.add_argument("--minutes", type=float)
     parser.add_argument("--export", type=Path, help="write the run's adapter here instead of training")
     args = parser.parse_args()
@@ -243,7 +328,9 @@ def main() -> None:
     if args.export:
         print(f"exported to {export(args.run, args.export)}")
         return
-    config = AskTrainConfig(manifest=args.manifest, lm=args.lm, schedule_steps=args.schedule_steps)
+    config = AskTrainConfig(
+        manifest=args.manifest, lm=args.lm, schedule_steps=args.schedule_steps, align_steps=args.align_steps
+    )
     train(args.run, config, args.steps, args.minutes)
 
 
