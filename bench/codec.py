@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import time
+import timeit
 from collections import defaultdict
 from pathlib import Path
 
@@ -99,21 +99,15 @@ def speed(codec: LLMCodec, seconds: float = 10.0, repeats: int = 3) -> dict:
 
     audio = Audio((0.1 * rng.standard_normal(int(seconds * 16_000))).astype(np.float32))
     codec.encode(audio)
-    encode = min(_timed(lambda: codec.encode(audio)) for _ in range(repeats))
+    encode = min(timeit.repeat(lambda: codec.encode(audio), number=1, repeat=repeats))
     codes = codec.encode(audio)
-    decode = min(_timed(lambda: codec.decode(codes)) for _ in range(repeats))
+    decode = min(timeit.repeat(lambda: codec.decode(codes), number=1, repeat=repeats))
     return {
         "encode_x_realtime": round(seconds / encode, 1),
         "decode_x_realtime": round(seconds / decode, 1),
         "encode_decode_x_realtime": round(seconds / (encode + decode), 1),
         "threads": torch.get_num_threads(),
     }
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import argparse
 import json
 import statistics
 import time
+import timeit
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +32,7 @@ def one_second(path: Path) -> Audio:
 
 def timed(fn, repeats: int) -> float:
     """Median seconds over ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times), 3)
+    return round(statistics.median(timeit.repeat(fn, number=1, repeat=repeats)), 3)
 
 
 def measure(pipeline: ICLPipeline, repeats: int = 5) -> dict:

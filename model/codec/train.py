@@ -36,6 +36,7 @@ from model.audio import load_audio
 from model.codec.discriminator import MelDiscriminator, discriminator_loss, generator_losses
 from model.codec.io import save_codec
 from model.codec.model import CodecConfig, LLMCodec
+from model.schedule import warmup_cosine
 from model.vocab import VocabMap, VocabTables, check_codec_binding
 
 logger = logging.getLogger("model.codec.train")
@@ -119,9 +120,7 @@ class TrainConfig:
 
 def learning_rate(config: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay to 10 % at ``schedule_steps`` (and 10 % after it)."""
-    warmup = min(1.0, (step + 1) / config.warmup)
-    progress = min(1.0, step / config.schedule_steps)
-    return config.lr * warmup * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+    return warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
 
 
 def codebook_rows(config: CodecConfig, tokenizer, embeddings: torch.Tensor, tables: VocabTables) -> list[torch.Tensor]:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from model.schedule import warmup_cosine
 from model.speech.adapter import AdapterConfig, SpeechAdapter
 
 logger = logging.getLogger("model.speech.train")
@@ -65,10 +66,7 @@ def learning_rate(config: AskTrainConfig, step: int) -> float:
     """Warm-up then cosine to 10 %, per stage: the alignment stage over ``align_steps``, the distillation from
     there to ``schedule_steps``."""
     start, end = (0, config.align_steps) if step < config.align_steps else (config.align_steps, config.schedule_steps)
-    step -= start
-    warmup = min(1.0, (step + 1) / config.warmup)
-    progress = min(1.0, step / max(1, end - start))
-    return config.lr * warmup * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+    return warmup_cosine(step - start, end - start, config.lr, config.warmup)
 
 
 def teacher_example(pipeline, instruction: str, text: str, config: AskTrainConfig) -> dict:
