@@ -204,6 +204,15 @@ def test_an_aligned_run_lowers_the_ctc_loss_then_distils_and_exports(ask_manifes
     texts = {c["text"] for c in json.loads(ask_manifest.read_text())["clips"]}
     expected = {t for text in texts for t in pipeline.lm.encode_text(text)}
     assert set(adapter.vocabulary.tolist()) == expected  # read-aloud clips' words included
+    again = tmp_path / "again"  # a second run (another LLM, say) reuses the first one's Whisper frames
+    second = AskTrainConfig(**{**config.__dict__, "frames_from": str(run)})
+    other = tiny_pipeline(adapter=False)
+    with torch.no_grad():
+        other.features.encoder.positions.add_(1.0)  # it would compute other frames: equal ones were reused
+    train(again, second, 1, pipeline=other)
+    first, reused = (torch.load(r / "align.pt", weights_only=True)["items"] for r in (run, again))
+    assert len(first) == len(reused) == 5
+    assert all(torch.equal(a["frames"], b["frames"]) for a, b in zip(first, reused, strict=True))
     asked = AskPipeline(pipeline.lm, pipeline.features, adapter, FixedTranscriber())
     result = asked.answer(clip(440, 0.6), "Input: <speech> Output:", max_new_tokens=3)
     assert result.prompt_positions <= len(asked.frame("Input: <speech> Output:").before) + 3 + 10

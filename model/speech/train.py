@@ -53,6 +53,7 @@ class AskTrainConfig:
     align_steps: int = 0  # > 0: an aligned adapter, trained first this many steps with CTC alone (no LLM pass)
     align_batch: int = 32
     ctc_weight: float = 0.5  # aligned: the CTC loss kept beside the distillation, so the alignment holds
+    frames_from: str = ""  # another run on the same manifest whose cached Whisper frames to reuse
     seed: int = 0
     log_every: int = 10
     save_every: int = 50
@@ -88,10 +89,27 @@ def teacher_example(pipeline, instruction: str, text: str, config: AskTrainConfi
     }
 
 
-def prepare(pipeline, manifest: Path, config: AskTrainConfig) -> list[dict]:
-    """Training items: Whisper frames (float16) per clip and the teacher's responses per distinct prompt."""
+def clip_frames(pipeline, manifest: Path, clip: dict, known: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A clip's Whisper frames (float16): from ``known`` (another run's, by path) or computed."""
     from model.audio import load_audio
 
+    if clip["path"] in known:
+        return known[clip["path"]]
+    samples = load_audio(manifest.parent / clip["path"], limits=pipeline.limits).samples
+    return pipeline.features(samples).half().cpu()
+
+
+def known_frames(run: str) -> dict[str, torch.Tensor]:
+    """The Whisper frames another run's alignment cache holds, by clip path (they depend on the audio and the
+    encoder block only, not on the LLM: a second LLM's run need not recompute them)."""
+    if not run:
+        return {}
+    cache = torch.load(Path(run) / "align.pt", weights_only=True)
+    return {item["path"]: item["frames"] for item in cache["items"]}
+
+
+def prepare(pipeline, manifest: Path, config: AskTrainConfig, known: dict | None = None) -> list[dict]:
+    """Training items: Whisper frames (float16) per clip and the teacher's responses per distinct prompt."""
     clips = [c for c in json.loads(manifest.read_text())["clips"] if c["split"] == "train" and c["instruction"]]
     teachers: dict[tuple[str, str], dict] = {}
     items = []
@@ -99,24 +117,21 @@ def prepare(pipeline, manifest: Path, config: AskTrainConfig) -> list[dict]:
         key = (clip["instruction"], clip["text"])
         if key not in teachers:
             teachers[key] = teacher_example(pipeline, *key, config)
-        samples = load_audio(manifest.parent / clip["path"], limits=pipeline.limits).samples
-        frames = pipeline.features(samples).half().cpu()
+        frames = clip_frames(pipeline, manifest, clip, known or {})
         items.append({"frames": frames, "ids": pipeline.lm.encode_text(clip["text"]), **teachers[key]})
         if i % 100 == 0:
             logger.info("prepared %d / %d clips (%d distinct prompts)", i, len(clips), len(teachers))
     return items
 
 
-def prepare_alignment(pipeline, manifest: Path) -> dict:
+def prepare_alignment(pipeline, manifest: Path, known: dict | None = None) -> dict:
     """Every training clip's Whisper frames (float16) and transcript ids, and the vocabulary the CTC head scores
     (the tokens of those transcripts: blank-or-token and where a token changes is all the compression needs)."""
-    from model.audio import load_audio
-
     clips = [c for c in json.loads(manifest.read_text())["clips"] if c["split"] == "train"]
     items = []
     for i, clip in enumerate(clips):
-        samples = load_audio(manifest.parent / clip["path"], limits=pipeline.limits).samples
-        items.append({"frames": pipeline.features(samples).half().cpu(), "ids": pipeline.lm.encode_text(clip["text"])})
+        frames = clip_frames(pipeline, manifest, clip, known or {})
+        items.append({"path": clip["path"], "frames": frames, "ids": pipeline.lm.encode_text(clip["text"])})
         if i % 500 == 0:
             logger.info("alignment: %d / %d clips", i, len(clips))
     vocabulary = sorted({token for item in items for token in item["ids"]})
@@ -197,11 +212,12 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
     torch.manual_seed(config.seed)
     if pipeline is None:
         pipeline = _float32_pipeline(config)
+    known = known_frames(config.frames_from)
     cache = run / "data.pt"
     if cache.exists():
         items = torch.load(cache, weights_only=True)
     else:
-        items = prepare(pipeline, Path(config.manifest), config)
+        items = prepare(pipeline, Path(config.manifest), config, known)
         torch.save(items, cache)
     alignment = None
     if config.align_steps:
@@ -209,7 +225,7 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
         if align_cache.exists():
             alignment = torch.load(align_cache, weights_only=True)
         else:
-            alignment = prepare_alignment(pipeline, Path(config.manifest))
+            alignment = prepare_alignment(pipeline, Path(config.manifest), known)
             torch.save(alignment, align_cache)
     table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
     adapter_config = AdapterConfig(
@@ -319,6 +335,7 @@ def main() -> None:
     parser.add_argument(
         "--align-steps", type=int, default=0, help="new runs only: a CTC alignment stage first (an aligned adapter)"
     )
+    parser.add_argument("--frames-from", default="", help="reuse the Whisper frames of another run on this manifest")
     parser.add_argument("--minutes", type=float)
     parser.add_argument("--export", type=Path, help="write the run's adapter here instead of training")
     args = parser.parse_args()
@@ -327,7 +344,11 @@ def main() -> None:
         print(f"exported to {export(args.run, args.export)}")
         return
     config = AskTrainConfig(
-        manifest=args.manifest, lm=args.lm, schedule_steps=args.schedule_steps, align_steps=args.align_steps
+        manifest=args.manifest,
+        lm=args.lm,
+        schedule_steps=args.schedule_steps,
+        align_steps=args.align_steps,
+        frames_from=args.frames_from,
     )
     train(args.run, config, args.steps, args.minutes)
 
