@@ -213,6 +213,7 @@ def test_an_aligned_run_lowers_the_ctc_loss_then_distils_and_exports(ask_manifes
     first, reused = (torch.load(r / "align.pt", weights_only=True)["items"] for r in (run, again))
     assert len(first) == len(reused) == 5
     assert all(torch.equal(a["frames"], b["frames"]) for a, b in zip(first, reused, strict=True))
+    assert not (again / "data.pt").exists()  # an alignment-only run never asks the teacher
     asked = AskPipeline(pipeline.lm, pipeline.features, adapter, FixedTranscriber())
     result = asked.answer(clip(440, 0.6), "Input: <speech> Output:", max_new_tokens=3)
     assert result.prompt_positions <= len(asked.frame("Input: <speech> Output:").before) + 3 + 10

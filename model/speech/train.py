@@ -212,26 +212,20 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
     torch.manual_seed(config.seed)
     if pipeline is None:
         pipeline = _float32_pipeline(config)
-    known = known_frames(config.frames_from)
-    cache = run / "data.pt"
-    if cache.exists():
-        items = torch.load(cache, weights_only=True)
-    else:
-        items = prepare(pipeline, Path(config.manifest), config, known)
-        torch.save(items, cache)
-    alignment = None
-    if config.align_steps:
-        align_cache = run / "align.pt"
-        if align_cache.exists():
-            alignment = torch.load(align_cache, weights_only=True)
-        else:
-            alignment = prepare_alignment(pipeline, Path(config.manifest), known)
-            torch.save(alignment, align_cache)
+    known, manifest = known_frames(config.frames_from), Path(config.manifest)
+
+    def teacher_items() -> list[dict]:  # the distillation's items: prepared when that stage first needs them
+        return _cached(run / "data.pt", lambda: prepare(pipeline, manifest, config, known))
+
+    alignment = (
+        _cached(run / "align.pt", lambda: prepare_alignment(pipeline, manifest, known)) if config.align_steps else None
+    )
+    items = None if alignment else teacher_items()
     table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
     adapter_config = AdapterConfig(
         lm=pipeline.lm.name,
         lm_dim=table.shape[1],
-        encoder_dim=int(items[0]["frames"].shape[1]),
+        encoder_dim=int((alignment["items"] if alignment else items)[0]["frames"].shape[1]),
         encoder_layers=config.encoder_layers,
         stack=config.stack,
         hidden=config.hidden,
@@ -263,6 +257,7 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
             batch = rng.sample(alignment["items"], min(config.align_batch, len(alignment["items"])))
             loss, kl = alignment_loss(pipeline, accelerator.unwrap_model(adapter), batch)
         else:
+            items = items or teacher_items()
             batch = rng.sample(items, min(config.batch, len(items)))
             loss, kl = distillation_loss(pipeline, accelerator.unwrap_model(adapter), batch, config.ctc_weight)
         optimizer.zero_grad(set_to_none=True)
@@ -284,6 +279,15 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
             _save(run, accelerator.unwrap_model(adapter), optimizer, step, rng, config)
     _save(run, accelerator.unwrap_model(adapter), optimizer, step, rng, config)
     return step
+
+
+def _cached(path: Path, make):
+    """``torch.load(path)``, or ``make()`` saved there first."""
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    value = make()
+    torch.save(value, path)
+    return value
 
 
 def _float32_pipeline(config: AskTrainConfig):
