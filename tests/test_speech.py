@@ -165,6 +165,7 @@ def test_compression_drops_blanks_and_averages_each_run_of_one_token():
     noisy = [blank, a, a * 1.1 + 0.01 * blank, blank, b, a, a]  # blank, run of 5, blank, 7, run of 5
     speech = torch.stack(noisy)
     assert adapter.token_logits(speech, table).argmax(-1).tolist() == [0, 2, 2, 0, 3, 2, 2]
+    assert adapter.heard(speech, table) == [5, 7, 5]  # as LLM token ids
     out = adapter.compress(speech, table)
     assert out.shape == (3, 16)
     expected = torch.stack([(noisy[1] + noisy[2]) / 2, b, a])
@@ -173,6 +174,24 @@ def test_compression_drops_blanks_and_averages_each_run_of_one_token():
     assert adapter.compress(torch.stack([blank, blank]), table).shape == (0, 16)  # all blank: nothing to read
     plain = SpeechAdapter(AdapterConfig(lm_dim=16, encoder_dim=8, hidden=16))
     assert torch.equal(plain.compress(speech, table), speech)  # only aligned adapters compress
+
+
+def test_the_sampled_ctc_loss_scores_the_batchs_tokens_and_matches_the_full_one_when_it_draws_all():
+    import random
+
+    from model.speech.train import ctc_loss
+
+    torch.manual_seed(0)
+    table = torch.randn(60, 16)
+    adapter = aligned_adapter(table, list(range(10, 50)))
+    speech = [torch.randn(12, 16, requires_grad=True), torch.randn(9, 16, requires_grad=True)]
+    ids = [[11, 12, 13], [40, 2, 41]]  # 2 is outside the vocabulary: left out of the target
+    full = ctc_loss(adapter, speech, ids, table)
+    assert torch.allclose(ctc_loss(adapter, speech, ids, table, negatives=40), full)
+    sampled = ctc_loss(adapter, speech, ids, table, negatives=3, rng=random.Random(0))
+    assert torch.isfinite(sampled) and sampled < full  # fewer competitors
+    sampled.backward()
+    assert speech[0].grad.abs().sum() > 0
 
 
 def test_the_learning_rate_warms_up_again_for_the_distillation_stage():

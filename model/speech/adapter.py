@@ -68,10 +68,11 @@ class SpeechAdapter(nn.Module):
         return y[0] if single else y
 
     # --- the alignment head (aligned adapters) ------------------------------------------------------------------
-    def token_logits(self, speech: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """(..., D) speech embeddings → (..., 1 + V) CTC logits: blank, then the vocabulary's tokens, by cosine to
-        their rows of the LLM's input-embedding ``table`` (V_llm, D)."""
-        rows = torch.cat([self.blank[None], table[self.vocabulary].to(self.blank.dtype)])
+    def token_logits(self, speech: torch.Tensor, table: torch.Tensor, classes: torch.Tensor | None = None):
+        """(..., D) speech embeddings → (..., 1 + V) CTC logits: blank, then the vocabulary's tokens (or only
+        those at ``classes``, indices into it), by cosine to their rows of the LLM's input-embedding ``table``."""
+        tokens = self.vocabulary if classes is None else self.vocabulary[classes]
+        rows = torch.cat([self.blank[None], table[tokens].to(self.blank.dtype)])
         cosine = nn.functional.normalize(speech, dim=-1) @ nn.functional.normalize(rows, dim=-1).T
         return cosine * self.logit_scale.exp()
 
@@ -94,9 +95,12 @@ class SpeechAdapter(nn.Module):
         merged = (sums / counts)[keep]
         return merged / (merged.norm(dim=-1, keepdim=True) + 1e-6) * self.config.embedding_norm
 
-    def embed(self, frames: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """(T, E) encoder frames → what the LLM reads in the clip's place (compressed when aligned)."""
-        return self.compress(self(frames), table)
+    def heard(self, speech: torch.Tensor, table: torch.Tensor) -> list[int]:
+        """The LLM token ids the alignment head reads in (T, D) speech embeddings (CTC greedy: best token per
+        frame, repeats merged, blanks dropped): what the compressed embeddings stand for, as a transcript."""
+        best = self.token_logits(speech, table).argmax(-1)
+        tokens = torch.unique_consecutive(best)
+        return self.vocabulary[tokens[tokens != 0] - 1].tolist()
 
     def save(self, folder: str | Path) -> Path:
         from safetensors.torch import save_file

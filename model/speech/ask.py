@@ -124,15 +124,16 @@ class AskPipeline:
         parts = [self.embed_ids(framed.before), speech.to(dtype), self.embed_ids(framed.after)]
         return torch.cat([p for p in parts if len(p)])[None]
 
-    def speech_embeddings(self, samples: np.ndarray) -> torch.Tensor:
+    def speech_embeddings(self, samples: np.ndarray, compress: bool = True) -> torch.Tensor:
+        """What the LLM reads in the clip's place (``compress=False``: an aligned adapter's every frame)."""
         if self.adapter is None:
             raise ValueError(
                 f"No speech adapter is trained for {self.lm.name}: use the cascade path, or train one with "
                 "`python -m model.speech.train`."
             )
         with torch.no_grad():
-            table = self.lm.model.get_input_embeddings().weight
-            return self.adapter.embed(self.features(samples).to(self.lm.device), table)
+            speech = self.adapter(self.features(samples).to(self.lm.device))
+            return self.adapter.compress(speech, self.lm.model.get_input_embeddings().weight) if compress else speech
 
     # --- answering -------------------------------------------------------------------------------------------------
     def load(self, source, name: str = "the clip") -> Audio:

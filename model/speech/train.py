@@ -53,6 +53,7 @@ class AskTrainConfig:
     align_steps: int = 0  # > 0: an aligned adapter, trained first this many steps with CTC alone (no LLM pass)
     align_batch: int = 32
     ctc_weight: float = 0.5  # aligned: the CTC loss kept beside the distillation, so the alignment holds
+    ctc_negatives: int = 1024  # tokens scored per CTC step besides the batch's own (0: the whole vocabulary)
     frames_from: str = ""  # another run on the same manifest whose cached Whisper frames to reuse
     seed: int = 0
     log_every: int = 10
@@ -138,35 +139,58 @@ def prepare_alignment(pipeline, manifest: Path, known: dict | None = None) -> di
     return {"items": items, "vocabulary": torch.tensor(vocabulary, dtype=torch.long)}
 
 
-def ctc_loss(adapter: SpeechAdapter, speech: list[torch.Tensor], ids: list[list[int]], table: torch.Tensor):
+def ctc_loss(
+    adapter: SpeechAdapter,
+    speech: list[torch.Tensor],
+    ids: list[list[int]],
+    table: torch.Tensor,
+    negatives: int = 0,
+    rng: random.Random | None = None,
+) -> torch.Tensor:
     """Mean CTC loss of speech embeddings (each (T, D)) against transcript ids (tokens outside the adapter's
-    vocabulary are left out of the target)."""
+    vocabulary are left out of the target). ``negatives`` > 0 scores, besides the blank, only the batch's own
+    tokens and that many others drawn from the vocabulary (a sampled softmax: the full one costs T × V × D per
+    frame, most of a CPU step); the argmax the compression takes stays over the whole vocabulary."""
+    vocabulary = adapter.vocabulary
     position = torch.full((len(table),), -1, dtype=torch.long, device=table.device)
-    position[adapter.vocabulary] = torch.arange(1, len(adapter.vocabulary) + 1, device=table.device)
+    position[vocabulary] = torch.arange(len(vocabulary), device=table.device)
     targets = [position[torch.tensor(i, dtype=torch.long, device=table.device)] for i in ids]
-    targets = [t[t > 0] for t in targets]
-    lengths = torch.tensor([len(x) for x in speech])
-    padded = torch.nn.utils.rnn.pad_sequence(speech)  # (T, B, D)
-    log_probs = torch.log_softmax(adapter.token_logits(padded, table).float(), dim=-1)
+    targets = [t[t >= 0] for t in targets]  # indices into the vocabulary
+    classes = torch.arange(len(vocabulary), device=table.device)
+    if 0 < negatives < len(vocabulary):
+        drawn = torch.tensor((rng or random).sample(range(len(vocabulary)), negatives), device=table.device)
+        classes = torch.unique(torch.cat([drawn, *targets]))
+    column = torch.full((len(vocabulary),), -1, dtype=torch.long, device=table.device)
+    column[classes] = torch.arange(1, len(classes) + 1, device=table.device)  # 0: blank
+    lengths = [len(x) for x in speech]
+    logits = adapter.token_logits(torch.cat(speech), table, classes)  # packed frames: no padding is scored
+    log_probs = torch.log_softmax(logits.float(), dim=-1).split(lengths)
     return torch.nn.functional.ctc_loss(
-        log_probs,
-        torch.cat(targets),
-        lengths,
+        torch.nn.utils.rnn.pad_sequence(list(log_probs)),  # (T, B, 1 + C)
+        torch.cat([column[t] for t in targets]),
+        torch.tensor(lengths),
         torch.tensor([len(t) for t in targets]),
         zero_infinity=True,  # a clip too fast for 12.5 Hz contributes nothing rather than infinity
     )
 
 
-def alignment_loss(pipeline, adapter: SpeechAdapter, batch: list[dict]) -> tuple[torch.Tensor, float]:
+def alignment_loss(
+    pipeline, adapter: SpeechAdapter, batch: list[dict], negatives: int = 0, rng: random.Random | None = None
+) -> tuple[torch.Tensor, float]:
     device = pipeline.lm.device
     table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
     speech = [adapter(item["frames"].float().to(device)) for item in batch]
-    loss = ctc_loss(adapter, speech, [item["ids"] for item in batch], table)
+    loss = ctc_loss(adapter, speech, [item["ids"] for item in batch], table, negatives, rng)
     return loss, loss.item()
 
 
 def distillation_loss(
-    pipeline, adapter: SpeechAdapter, batch: list[dict], ctc_weight: float = 0.0
+    pipeline,
+    adapter: SpeechAdapter,
+    batch: list[dict],
+    ctc_weight: float = 0.0,
+    negatives: int = 0,
+    rng: random.Random | None = None,
 ) -> tuple[torch.Tensor, float]:
     """Soft cross-entropy of the LLM given speech against the teacher's top-k, and the KL for the log."""
     device = pipeline.lm.device
@@ -195,7 +219,9 @@ def distillation_loss(
         kls.append(float((teacher * (teacher.clamp_min(1e-9).log() - picked.detach())).sum(-1).mean()))
     loss = torch.stack(losses).mean()
     if adapter.config.aligned and ctc_weight:
-        loss = loss + ctc_weight * ctc_loss(adapter, frame_level, [item["ids"] for item in batch], table.float())
+        loss = loss + ctc_weight * ctc_loss(
+            adapter, frame_level, [item["ids"] for item in batch], table.float(), negatives, rng
+        )
     return loss, sum(kls) / len(kls)
 
 
@@ -255,11 +281,13 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
         aligning = step < config.align_steps
         if aligning:
             batch = rng.sample(alignment["items"], min(config.align_batch, len(alignment["items"])))
-            loss, kl = alignment_loss(pipeline, accelerator.unwrap_model(adapter), batch)
+            loss, kl = alignment_loss(pipeline, accelerator.unwrap_model(adapter), batch, config.ctc_negatives, rng)
         else:
             items = items or teacher_items()
             batch = rng.sample(items, min(config.batch, len(items)))
-            loss, kl = distillation_loss(pipeline, accelerator.unwrap_model(adapter), batch, config.ctc_weight)
+            loss, kl = distillation_loss(
+                pipeline, accelerator.unwrap_model(adapter), batch, config.ctc_weight, config.ctc_negatives, rng
+            )
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(adapter.parameters(), 1.0)
