@@ -103,11 +103,14 @@ class SpeechAdapter(nn.Module):
         return self.vocabulary[tokens[tokens != 0] - 1].tolist()
 
     def save(self, folder: str | Path) -> Path:
+        """Weights in float16 (half the bytes of the tracked tree, which the GPU machine's transfer limit counts;
+        the adapter computes in float32 after loading)."""
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, folder / WEIGHTS_NAME)
+        state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
+        save_file(state, folder / WEIGHTS_NAME)
         (folder / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=1))
         return folder
 
