@@ -198,6 +198,24 @@ def test_the_sampled_ctc_loss_scores_the_batchs_tokens_and_matches_the_full_one_
     assert speech[0].grad.abs().sum() > 0
 
 
+def test_the_match_loss_pulls_only_the_frames_read_as_their_transcripts_tokens():
+    from model.speech.train import match_loss
+
+    torch.manual_seed(0)
+    table = torch.nn.functional.normalize(torch.randn(20, 16), dim=-1)
+    adapter = aligned_adapter(table, list(range(20)))
+    with torch.no_grad():
+        adapter.blank.copy_(torch.nn.functional.normalize(torch.randn(16), dim=0))
+    exact = torch.stack([table[3], adapter.blank.detach(), table[4]])
+    assert float(match_loss(adapter, [exact], [[3, 4]], table)) == pytest.approx(0.0, abs=1e-6)
+    near = (exact + 0.3 * torch.randn(3, 16)).requires_grad_()
+    loss = match_loss(adapter, [near], [[3, 4]], table)
+    assert 0 < float(loss) < 1
+    loss.backward()
+    assert near.grad[1].abs().sum() == 0  # the blank frame is not pulled
+    assert float(match_loss(adapter, [exact], [[7]], table)) == 0  # nothing read as a transcript token
+
+
 def test_the_learning_rate_warms_up_again_for_the_distillation_stage():
     from model.speech.train import learning_rate
 
@@ -227,6 +245,11 @@ def test_an_aligned_run_lowers_the_ctc_loss_then_distils_and_exports(ask_manifes
     texts = {c["text"] for c in json.loads(ask_manifest.read_text())["clips"]}
     expected = {t for text in texts for t in pipeline.lm.encode_text(text)}
     assert set(adapter.vocabulary.tolist()) == expected  # read-aloud clips' words included
+    # a resumed run can change its plan: a longer alignment stage, the learning rate following the new plan
+    assert train(run, config, 66, pipeline=pipeline, extend={"align_steps": 70, "schedule_steps": 80}) == 66
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert "ctc" in log[-1] and log[-1]["step"] == 66
+    assert torch.load(run / "state.pt", weights_only=True)["config"]["align_steps"] == 70
     again = tmp_path / "again"  # a second run (another LLM, say) reuses the first one's Whisper frames
     second = AskTrainConfig(**{**config.__dict__, "frames_from": str(run)})
     other = tiny_pipeline(adapter=False)

@@ -54,6 +54,7 @@ class AskTrainConfig:
     align_batch: int = 32
     ctc_weight: float = 0.5  # aligned: the CTC loss kept beside the distillation, so the alignment holds
     ctc_negatives: int = 1024  # tokens scored per CTC step besides the batch's own (0: the whole vocabulary)
+    match_weight: float = 1.0  # alignment stage: pull the frames read as a transcript token onto its embedding
     frames_from: str = ""  # another run on the same manifest whose cached Whisper frames to reuse
     seed: int = 0
     log_every: int = 10
@@ -175,13 +176,37 @@ def ctc_loss(
 
 
 def alignment_loss(
-    pipeline, adapter: SpeechAdapter, batch: list[dict], negatives: int = 0, rng: random.Random | None = None
+    pipeline,
+    adapter: SpeechAdapter,
+    batch: list[dict],
+    negatives: int = 0,
+    rng: random.Random | None = None,
+    match_weight: float = 0.0,
 ) -> tuple[torch.Tensor, float]:
     device = pipeline.lm.device
     table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
     speech = [adapter(item["frames"].float().to(device)) for item in batch]
-    loss = ctc_loss(adapter, speech, [item["ids"] for item in batch], table, negatives, rng)
+    ids = [item["ids"] for item in batch]
+    loss = ctc_loss(adapter, speech, ids, table, negatives, rng)
+    if match_weight:
+        loss = loss + match_weight * match_loss(adapter, speech, ids, table)
     return loss, loss.item()
+
+
+def match_loss(adapter: SpeechAdapter, speech: list[torch.Tensor], ids: list[list[int]], table: torch.Tensor):
+    """1 − cosine between each frame the head reads as a token of its transcript and that token's embedding
+    (the embedding-level match of Kang & Roy, on the frames CTC has aligned): CTC needs only the right argmax,
+    a cosine of ~0.5; the frozen LLM reads its input better the nearer it is to its own embeddings."""
+    distances = []
+    for frames, tokens in zip(speech, ids, strict=True):
+        with torch.no_grad():
+            best = adapter.vocabulary[adapter.token_logits(frames, table).argmax(-1).clamp(min=1) - 1]
+            hit = torch.isin(best, torch.tensor(tokens, dtype=torch.long, device=best.device))
+            hit &= adapter.token_logits(frames, table).argmax(-1) != 0
+        if bool(hit.any()):
+            rows = table[best[hit]]
+            distances.append(1 - torch.nn.functional.cosine_similarity(frames[hit], rows, dim=-1))
+    return torch.cat(distances).mean() if distances else speech[0].sum() * 0
 
 
 def distillation_loss(
@@ -225,16 +250,26 @@ def distillation_loss(
     return loss, sum(kls) / len(kls)
 
 
-def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None = None, pipeline=None) -> int:
+def train(
+    run: Path,
+    config: AskTrainConfig,
+    steps: int | None,
+    minutes: float | None = None,
+    pipeline=None,
+    extend: dict | None = None,
+) -> int:
     """Train until ``steps`` (or ``minutes``); resumes ``run/state.pt``. ``pipeline``: an ``AskPipeline`` whose LLM
-    computes in float32 (tests inject a tiny one; by default the bundled ``config.lm``)."""
+    computes in float32 (tests inject a tiny one; by default the bundled ``config.lm``). ``extend``: settings that
+    change a resumed run's plan (``align_steps``, ``schedule_steps``, ``match_weight``: a longer alignment stage,
+    say); the learning rate then follows the new plan from the step reached."""
     from accelerate import Accelerator
 
     run.mkdir(parents=True, exist_ok=True)
     state_path = run / "state.pt"
     resumed = torch.load(state_path, weights_only=True) if state_path.exists() else None
     if resumed:
-        config = AskTrainConfig.from_dict(resumed["config"] | {"manifest": config.manifest})
+        config = AskTrainConfig.from_dict(resumed["config"] | {"manifest": config.manifest} | (extend or {}))
+    steps = config.schedule_steps if steps is None else steps
     torch.manual_seed(config.seed)
     if pipeline is None:
         pipeline = _float32_pipeline(config)
@@ -281,7 +316,8 @@ def train(run: Path, config: AskTrainConfig, steps: int, minutes: float | None =
         aligning = step < config.align_steps
         if aligning:
             batch = rng.sample(alignment["items"], min(config.align_batch, len(alignment["items"])))
-            loss, kl = alignment_loss(pipeline, accelerator.unwrap_model(adapter), batch, config.ctc_negatives, rng)
+            unwrapped = accelerator.unwrap_model(adapter)
+            loss, kl = alignment_loss(pipeline, unwrapped, batch, config.ctc_negatives, rng, config.match_weight)
         else:
             items = items or teacher_items()
             batch = rng.sample(items, min(config.batch, len(items)))
@@ -362,10 +398,12 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--manifest", default=AskTrainConfig.manifest)
     parser.add_argument("--lm", default=AskTrainConfig.lm, help="new runs only")
-    parser.add_argument("--steps", type=int, default=AskTrainConfig.schedule_steps)
-    parser.add_argument("--schedule-steps", type=int, default=AskTrainConfig.schedule_steps, help="new runs only")
-    parser.add_argument(
-        "--align-steps", type=int, default=0, help="new runs only: a CTC alignment stage first (an aligned adapter)"
+    parser.add_argument("--steps", type=int, help="train until this step (default: the run's schedule steps)")
+    plan = parser.add_argument_group("the plan (new runs; on a resumed run, given ones change its plan)")
+    plan.add_argument("--schedule-steps", type=int, help=f"the run's horizon (default {AskTrainConfig.schedule_steps})")
+    plan.add_argument("--align-steps", type=int, help="a CTC alignment stage first: an aligned adapter (default 0)")
+    plan.add_argument(
+        "--match-weight", type=float, help=f"alignment's embedding match (default {AskTrainConfig.match_weight})"
     )
     parser.add_argument("--frames-from", default="", help="reuse the Whisper frames of another run on this manifest")
     parser.add_argument("--minutes", type=float)
@@ -375,14 +413,10 @@ def main() -> None:
     if args.export:
         print(f"exported to {export(args.run, args.export)}")
         return
-    config = AskTrainConfig(
-        manifest=args.manifest,
-        lm=args.lm,
-        schedule_steps=args.schedule_steps,
-        align_steps=args.align_steps,
-        frames_from=args.frames_from,
-    )
-    train(args.run, config, args.steps, args.minutes)
+    given = {"schedule_steps": args.schedule_steps, "align_steps": args.align_steps, "match_weight": args.match_weight}
+    given = {k: v for k, v in given.items() if v is not None}
+    config = AskTrainConfig(manifest=args.manifest, lm=args.lm, frames_from=args.frames_from, **given)
+    train(args.run, config, args.steps, args.minutes, extend=given)
 
 
 if __name__ == "__main__":
