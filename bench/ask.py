@@ -7,6 +7,8 @@ question texts never trained on. Needs ``pip install -r requirements-bench.txt``
   are kept (so the accuracy from text is 1 on them by construction), then the same prompts are asked from
   speech, on the direct path (adapter) and the cascade (Whisper base → the same LLM). The figure the issue asks
   for is accuracy from speech ÷ accuracy from text.
+* **Alignment** (aligned adapters): the adapter's own transcript of each development question (CTC greedy over
+  the LLM's tokens), word error rate against the words spoken.
 * **Passages** (20–60 s): a one-sentence summary from speech (both paths) against the summary from the
   transcript, ROUGE-L F1.
 * **Latency**: a 10-s spoken question (a development passage cut to 10 s) answered in a few words, both paths.
@@ -76,6 +78,28 @@ def summarise_questions(rows: list[dict], asked: int) -> dict:
     return {"summary": summary, "rows": rows}
 
 
+def alignment(pipeline: AskPipeline, clips: list[dict], root: Path) -> dict:
+    """An aligned adapter's own transcript (CTC greedy over the LLM's tokens) against the words spoken: word
+    error rate, before the LLM reads anything."""
+    import jiwer
+
+    adapter = pipeline.adapter
+    if adapter is None or not adapter.config.aligned:
+        return {"summary": {"note": "the adapter is not aligned (no CTC head)"}}
+    table = pipeline.lm.model.get_input_embeddings().weight
+    rows = []
+    for clip in clips:
+        samples = load_audio(root / clip["path"], limits=pipeline.limits).samples
+        speech = pipeline.speech_embeddings(samples, compress=False)
+        heard = pipeline.lm.tokenizer.decode(adapter.heard(speech, table)).strip()
+        rows.append({"text": clip["text"], "heard": heard, "voice": clip["voice"]})
+    normal = [" ".join(re.findall(r"[a-z0-9']+", r["text"].lower())) for r in rows]
+    said = [" ".join(re.findall(r"[a-z0-9']+", r["heard"].lower())) or "<empty>" for r in rows]
+    summary = {"clips": len(rows), "wer": round(float(jiwer.wer(normal, said)), 3)}
+    summary["exact"] = round(statistics.mean(a == b for a, b in zip(normal, said, strict=True)), 3)
+    return {"summary": summary, "rows": rows}
+
+
 def passages(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) -> dict:
     rows = []
     for clip in clips[:limit]:
@@ -124,7 +148,7 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=ROOT / "ask_set")
     parser.add_argument("--questions", type=int, default=0, help="at most this many dev questions (0: all)")
     parser.add_argument("--passages", type=int, default=20)
-    parser.add_argument("--parts", default="questions,passages,latency", help="which parts to run")
+    parser.add_argument("--parts", default="alignment,questions,passages,latency", help="which parts to run")
     parser.add_argument(
         "--questions-from-log", type=Path, help="take the question rows a run printed (its log) instead of asking"
     )
@@ -136,6 +160,8 @@ def main() -> None:
     spoken = [c for c in clips if c["kind"] == "passage"]
     report = {"lm": pipeline.lm.name, "dtype": pipeline.lm.precision, "adapter": str(args.adapter or "committed")}
     parts = args.parts.split(",")
+    if "alignment" in parts:
+        report["alignment"] = alignment(pipeline, asked, args.set)
     if args.questions_from_log:
         lines = args.questions_from_log.read_text().splitlines()
         rows = [json.loads(line) for line in lines if line.startswith('{"text"')]

@@ -197,12 +197,12 @@ def match_loss(adapter: SpeechAdapter, speech: list[torch.Tensor], ids: list[lis
     """1 − cosine between each frame the head reads as a token of its transcript and that token's embedding
     (the embedding-level match of Kang & Roy, on the frames CTC has aligned): CTC needs only the right argmax,
     a cosine of ~0.5; the frozen LLM reads its input better the nearer it is to its own embeddings."""
+    with torch.no_grad():  # what the head reads in every frame, all clips at once
+        read = adapter.token_logits(torch.cat(speech), table).argmax(-1).split([len(x) for x in speech])
     distances = []
-    for frames, tokens in zip(speech, ids, strict=True):
-        with torch.no_grad():
-            best = adapter.vocabulary[adapter.token_logits(frames, table).argmax(-1).clamp(min=1) - 1]
-            hit = torch.isin(best, torch.tensor(tokens, dtype=torch.long, device=best.device))
-            hit &= adapter.token_logits(frames, table).argmax(-1) != 0
+    for frames, tokens, label in zip(speech, ids, read, strict=True):
+        best = adapter.vocabulary[label.clamp(min=1) - 1]
+        hit = (label != 0) & torch.isin(best, torch.tensor(tokens, dtype=torch.long, device=best.device))
         if bool(hit.any()):
             rows = table[best[hit]]
             distances.append(1 - torch.nn.functional.cosine_similarity(frames[hit], rows, dim=-1))
