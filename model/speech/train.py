@@ -187,10 +187,9 @@ def alignment_loss(
     table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
     speech = [adapter(item["frames"].float().to(device)) for item in batch]
     ids = [item["ids"] for item in batch]
-    loss = ctc_loss(adapter, speech, ids, table, negatives, rng)
-    if match_weight:
-        loss = loss + match_weight * match_loss(adapter, speech, ids, table)
-    return loss, loss.item()
+    ctc = ctc_loss(adapter, speech, ids, table, negatives, rng)
+    loss = ctc + match_weight * match_loss(adapter, speech, ids, table) if match_weight else ctc
+    return loss, ctc.item()  # the log's "ctc"; its "loss" is the total
 
 
 def match_loss(adapter: SpeechAdapter, speech: list[torch.Tensor], ids: list[list[int]], table: torch.Tensor):
