@@ -106,7 +106,8 @@ def known_frames(run: str) -> dict[str, torch.Tensor]:
     encoder block only, not on the LLM: a second LLM's run need not recompute them)."""
     if not run:
         return {}
-    cache = torch.load(Path(run) / "align.pt", weights_only=True)
+    path = Path(run) / "align.pt"
+    cache = torch.load(path, weights_only=True)
     return {item["path"]: item["frames"] for item in cache["items"]}
 
 
@@ -345,7 +346,7 @@ def train(
 
 
 def _cached(path: Path, make):
-    """``torch.load(path)``, or ``make()`` saved there first."""
+    """What was saved at ``path``, or the value of ``make()``, saved there first."""
     if path.exists():
         return torch.load(path, weights_only=True)
     value = make()
