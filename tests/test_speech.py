@@ -4,6 +4,7 @@ loop that lowers the distillation loss, save → load identity, streaming answer
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from model.speech.ask import AskPipeline
 from model.speech.features import SpeechFeatures
 from model.speech.train import AskTrainConfig, train
 from tests.conftest import sine
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class FixedTranscriber:
@@ -279,3 +282,13 @@ def test_the_benchmark_accepts_an_answer_said_in_a_sentence(answer, accepted, ri
     from bench.ask import is_correct
 
     assert is_correct(answer, accepted) is right
+
+
+@pytest.mark.parametrize("folder", sorted((ROOT / "checkpoints").glob("speech-adapter-*")), ids=lambda f: f.name)
+def test_each_committed_adapter_is_where_its_llm_looks_and_has_a_model_card(folder):
+    from model.lm.store import SPECS
+
+    adapter = SpeechAdapter.load(folder)
+    assert folder.name == f"speech-adapter-{adapter.config.lm}" and adapter.config.lm in SPECS
+    assert adapter.config.aligned and len(adapter.vocabulary) == adapter.config.vocabulary_size
+    assert (folder / "README.md").stat().st_size > 1000
