@@ -78,6 +78,11 @@ def summarise_questions(rows: list[dict], asked: int) -> dict:
     return {"summary": summary, "rows": rows}
 
 
+def plain_words(text: str) -> str:
+    """Lower-case words only: case and punctuation are not what the alignment's WER is about."""
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
 def alignment(pipeline: AskPipeline, clips: list[dict], root: Path) -> dict:
     """An aligned adapter's own transcript (CTC greedy over the LLM's tokens) against the words spoken: word
     error rate, before the LLM reads anything."""
@@ -93,10 +98,10 @@ def alignment(pipeline: AskPipeline, clips: list[dict], root: Path) -> dict:
         speech = pipeline.speech_embeddings(samples, compress=False)
         heard = pipeline.lm.tokenizer.decode(adapter.heard(speech, table)).strip()
         rows.append({"text": clip["text"], "heard": heard, "voice": clip["voice"]})
-    normal = [" ".join(re.findall(r"[a-z0-9']+", r["text"].lower())) for r in rows]
-    said = [" ".join(re.findall(r"[a-z0-9']+", r["heard"].lower())) or "<empty>" for r in rows]
-    summary = {"clips": len(rows), "wer": round(float(jiwer.wer(normal, said)), 3)}
-    summary["exact"] = round(statistics.mean(a == b for a, b in zip(normal, said, strict=True)), 3)
+    spoken = [plain_words(r["text"]) for r in rows]
+    said = [plain_words(r["heard"]) or "<empty>" for r in rows]
+    summary = {"clips": len(rows), "wer": round(float(jiwer.wer(spoken, said)), 3)}
+    summary["exact"] = round(statistics.mean(a == b for a, b in zip(spoken, said, strict=True)), 3)
     return {"summary": summary, "rows": rows}
 
 

@@ -32,7 +32,7 @@ class AdapterConfig:
     hidden: int = 1024
     embedding_norm: float = 1.0  # typical norm of the LLM's token embeddings (set at training time)
     aligned: bool = False  # trained with the CTC alignment stage: its outputs are CTC-compressed for the LLM
-    vocabulary_size: int = 0  # aligned: how many LLM tokens the CTC head scores (those of the training text)
+    vocabulary_size: int = 0  # aligned: how many LLM tokens the CTC head scores (those of the training text, sorted)
 
     @property
     def rate(self) -> float:
@@ -64,8 +64,11 @@ class SpeechAdapter(nn.Module):
         x = nn.functional.pad(x, (0, 0, 0, pad))
         x = x.reshape(x.shape[0], x.shape[1] // self.config.stack, -1)
         y = self.net(self.norm(x))
-        y = y / (y.norm(dim=-1, keepdim=True) + 1e-6) * self.config.embedding_norm
+        y = self._at_embedding_norm(y)
         return y[0] if single else y
+
+    def _at_embedding_norm(self, x: torch.Tensor) -> torch.Tensor:
+        return x / (x.norm(dim=-1, keepdim=True) + 1e-6) * self.config.embedding_norm
 
     # --- the alignment head (aligned adapters) ------------------------------------------------------------------
     def token_logits(self, speech: torch.Tensor, table: torch.Tensor, classes: torch.Tensor | None = None):
@@ -76,31 +79,36 @@ class SpeechAdapter(nn.Module):
         cosine = nn.functional.normalize(speech, dim=-1) @ nn.functional.normalize(rows, dim=-1).T
         return cosine * self.logit_scale.exp()
 
+    @torch.no_grad()
+    def best_tokens(self, speech: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(T, D) → (T,) the LLM token id the head reads in each frame, -1 where it reads the blank."""
+        best = self.token_logits(speech, table).argmax(-1)  # 0: blank
+        return torch.where(best > 0, self.vocabulary[(best - 1).clamp(min=0)], -1)
+
+    def vocabulary_index(self, ids: torch.Tensor) -> torch.Tensor:
+        """LLM token ids → their index in the (sorted) vocabulary, -1 for tokens outside it."""
+        index = torch.searchsorted(self.vocabulary, ids).clamp(max=len(self.vocabulary) - 1)
+        return torch.where(self.vocabulary[index] == ids, index, -1)
+
     def compress(self, speech: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """(T, D) → (T'', D): blank frames dropped, each run of frames whose best token is the same averaged
         (differentiably: the choice of frames is discrete, the average is not)."""
         if not self.config.aligned:
             return speech
-        with torch.no_grad():
-            best = self.token_logits(speech, table).argmax(-1)  # 0: blank
-            starts = torch.ones_like(best, dtype=torch.bool)
-            starts[1:] = best[1:] != best[:-1]
-            run = torch.cumsum(starts, 0) - 1  # run index of each frame
-            keep = best[starts] != 0
+        best = self.best_tokens(speech, table)
+        _, run, counts = torch.unique_consecutive(best, return_inverse=True, return_counts=True)
+        keep = torch.unique_consecutive(best) >= 0
         if not bool(keep.any()):
             return speech[:0]
-        sums = torch.zeros(int(run[-1]) + 1, speech.shape[-1], dtype=speech.dtype, device=speech.device)
-        sums = sums.index_add(0, run, speech)
-        counts = torch.bincount(run).to(speech.dtype)[:, None]
-        merged = (sums / counts)[keep]
-        return merged / (merged.norm(dim=-1, keepdim=True) + 1e-6) * self.config.embedding_norm
+        sums = torch.zeros(len(counts), speech.shape[-1], dtype=speech.dtype, device=speech.device)
+        merged = (sums.index_add(0, run, speech) / counts.to(speech.dtype)[:, None])[keep]
+        return self._at_embedding_norm(merged)
 
     def heard(self, speech: torch.Tensor, table: torch.Tensor) -> list[int]:
         """The LLM token ids the alignment head reads in (T, D) speech embeddings (CTC greedy: best token per
         frame, repeats merged, blanks dropped): what the compressed embeddings stand for, as a transcript."""
-        best = self.token_logits(speech, table).argmax(-1)
-        tokens = torch.unique_consecutive(best)
-        return self.vocabulary[tokens[tokens != 0] - 1].tolist()
+        tokens = torch.unique_consecutive(self.best_tokens(speech, table))
+        return tokens[tokens >= 0].tolist()
 
     def save(self, folder: str | Path) -> Path:
         """Weights in float16 (half the bytes of the tracked tree, which the GPU machine's transfer limit counts;

@@ -154,9 +154,7 @@ def ctc_loss(
     tokens and that many others drawn from the vocabulary (a sampled softmax: the full one costs T × V × D per
     frame, most of a CPU step); the argmax the compression takes stays over the whole vocabulary."""
     vocabulary = adapter.vocabulary
-    position = torch.full((len(table),), -1, dtype=torch.long, device=table.device)
-    position[vocabulary] = torch.arange(len(vocabulary), device=table.device)
-    targets = [position[torch.tensor(i, dtype=torch.long, device=table.device)] for i in ids]
+    targets = [adapter.vocabulary_index(torch.tensor(i, dtype=torch.long, device=table.device)) for i in ids]
     targets = [t[t >= 0] for t in targets]  # indices into the vocabulary
     classes = torch.arange(len(vocabulary), device=table.device)
     if 0 < negatives < len(vocabulary):
@@ -197,12 +195,10 @@ def match_loss(adapter: SpeechAdapter, speech: list[torch.Tensor], ids: list[lis
     """1 − cosine between each frame the head reads as a token of its transcript and that token's embedding
     (the embedding-level match of Kang & Roy, on the frames CTC has aligned): CTC needs only the right argmax,
     a cosine of ~0.5; the frozen LLM reads its input better the nearer it is to its own embeddings."""
-    with torch.no_grad():  # what the head reads in every frame, all clips at once
-        read = adapter.token_logits(torch.cat(speech), table).argmax(-1).split([len(x) for x in speech])
+    read = adapter.best_tokens(torch.cat(speech), table).split([len(x) for x in speech])  # all clips at once
     distances = []
-    for frames, tokens, label in zip(speech, ids, read, strict=True):
-        best = adapter.vocabulary[label.clamp(min=1) - 1]
-        hit = (label != 0) & torch.isin(best, torch.tensor(tokens, dtype=torch.long, device=best.device))
+    for frames, tokens, best in zip(speech, ids, read, strict=True):
+        hit = torch.isin(best, torch.tensor(tokens, dtype=torch.long, device=best.device))  # never the blank's -1
         if bool(hit.any()):
             rows = table[best[hit]]
             distances.append(1 - torch.nn.functional.cosine_similarity(frames[hit], rows, dim=-1))
