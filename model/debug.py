@@ -64,15 +64,16 @@ def debug_semantic(samples):
     return np.log(bands + 1e-6).astype(np.float32)
 
 
-def debug_codec(seed: int = 0, lm: FrozenLM | None = None):
-    """A tiny random codec over ``DEBUG_TABLES`` with a random 'vocoder'; codebook rows from ``lm``'s embeddings."""
+def debug_codec(seed: int = 0, lm: FrozenLM | None = None, pitch_stride: int = 0):
+    """A tiny random codec over ``DEBUG_TABLES`` with a random 'vocoder'; codebook rows from ``lm``'s embeddings.
+    ``pitch_stride`` adds a pitch level of 7 bins (the 8 sub-word rows) at that many mel frames per code."""
     from model.codec.model import CodecConfig, LLMCodec
     from model.codec.train import codebook_rows
     from model.vocab import VocabMap
 
     lm = lm or debug_lm(seed)
     vocab = VocabMap.for_tokenizer(DEBUG_TABLES, lm.tokenizer)
-    rows = [[0, 2, 3, 5, 7], [0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7]]
+    rows = [[0, 2, 3, 5, 7], [0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7]] + ([list(range(8))] if pitch_stride else [])
     config = CodecConfig(
         lm="debug",
         tables_hash=DEBUG_TABLES.hash,
@@ -85,6 +86,8 @@ def debug_codec(seed: int = 0, lm: FrozenLM | None = None):
         encoder_blocks=1,
         decoder_blocks=1,
         code_dim=4,
+        pitch_stride=pitch_stride,
+        pitch_bins=7,
     )
     torch.manual_seed(seed)
     vocoder = torch.nn.ConvTranspose1d(80, 1, kernel_size=256, stride=256)

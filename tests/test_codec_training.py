@@ -86,3 +86,20 @@ def test_packed_state_round_trips_and_resumes(config, tmp_path):
 def test_unpack_refuses_a_folder_without_a_state(tmp_path):
     with pytest.raises(ValueError, match="not a packed training state"):
         resume.unpack(tmp_path)
+
+
+def test_a_resumed_run_grows_a_pitch_level_and_trains_it(config, tmp_path):
+    def codec_for(train_config, _codec_config):
+        return debug_codec(seed=0, pitch_stride=train_config.pitch_stride).train()
+
+    run = Run(tmp_path / "run")
+    train(run, config, 4, make_codec=codec_for)
+    grown = {"pitch_stride": 5, "crop": 60, "pitch_keep": 1.0, "keep_weights": [0.0, 0.0, 1.0]}
+    assert train(run, config, 10, make_codec=codec_for, overrides=grown) == 10
+    state = run.load_state()
+    assert state["train_config"]["pitch_stride"] == 5 and state["step"] == 10
+    depth = state["model"]["harmonic_depth.weight"]
+    assert depth.abs().sum() > 0  # started at zero: the pitch path was trained
+    assert len(state["optimizer"]["state"]) == len(state["optimizer"]["param_groups"][0]["params"])
+    with pytest.raises(ValueError, match="multiple of 20"):
+        train(Run(tmp_path / "odd"), config, 2, make_codec=codec_for, overrides={"pitch_stride": 5})

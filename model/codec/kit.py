@@ -140,6 +140,9 @@ def pack_kit(
     (out / "train.xz").write_bytes(blob)
     codes = {f"train{i}": it["codes"].to(torch.int16) for i, it in enumerate(chosen)}
     codes |= {f"dev{i}": it["codes"].to(torch.int16) for i, it in enumerate(dev)}
+    # F0 per mel frame as float16 log2 Hz, 0 where unvoiced: what the pitch level is coded from
+    codes |= {f"f0train{i}": _f0(it) for i, it in enumerate(chosen) if "log2_f0" in it}
+    codes |= {f"f0dev{i}": _f0(it) for i, it in enumerate(dev) if "log2_f0" in it}
     save_file({k: v.contiguous() for k, v in codes.items()}, out / "codes.safetensors")
     frames = sum(it["mel"].shape[-1] for it in chosen)
     meta = {
@@ -160,9 +163,14 @@ def pack_kit(
     return meta["summary"]
 
 
+def _f0(item: dict) -> torch.Tensor:
+    return torch.where(item["voiced"] > 0.5, item["log2_f0"].float(), 0.0).half()
+
+
 def _extra_bytes(items: list[dict]) -> int:
-    """What items cost besides their mels: int16 codes, a safetensors header entry and a meta.json entry each."""
-    return sum(2 * len(it["codes"]) + 120 for it in items)
+    """What items cost besides their mels: int16 codes, float16 F0 per frame, a safetensors header entry and
+    a meta.json entry each."""
+    return sum(2 * len(it["codes"]) + 2 * len(it.get("log2_f0", ())) + 200 for it in items)
 
 
 def _fit_budget(items: list[dict], budget: int) -> list[dict]:
@@ -196,10 +204,14 @@ def load_kit(folder: str | Path) -> Kit:
 
     def items(kind: str, blob: bytes) -> list[dict]:
         mels = decode_mels(blob, [it["frames"] for it in meta[kind]])
-        return [
-            {"mel": mel, "codes": codes[f"{kind}{i}"].long(), "speech": it["speech"]}
-            for i, (mel, it) in enumerate(zip(mels, meta[kind], strict=True))
-        ]
+        out = []
+        for i, (mel, it) in enumerate(zip(mels, meta[kind], strict=True)):
+            item = {"mel": mel, "codes": codes[f"{kind}{i}"].long(), "speech": it["speech"]}
+            if f"f0{kind}{i}" in codes:
+                f0 = codes[f"f0{kind}{i}"]
+                item |= {"log2_f0": torch.where(f0 > 0, f0, 7.5).half(), "voiced": (f0 > 0).half()}
+            out.append(item)
+        return out
 
     train_items = items("train", (folder / "train.xz").read_bytes())
     return Kit(train_items, items("dev", (folder / "dev.xz").read_bytes()), rows, Path(meta["state"]), meta)
@@ -219,7 +231,8 @@ def kit_codec(codec_config: CodecConfig, rows: list[torch.Tensor]) -> LLMCodec:
 
 @torch.no_grad()
 def mel_l1(codec: LLMCodec, dev: list[dict]) -> dict[str, float]:
-    """Mean log-mel L1 on the dev items with level 0 alone, levels 0–1 and all levels (lower is better)."""
+    """Mean log-mel L1 on the dev items with level 0 alone, levels 0–1 and all levels (lower is better; all
+    levels include the pitch level when the codec has one)."""
     was_training = codec.training
     codec.eval()
     device = next(codec.parameters()).device
@@ -229,8 +242,12 @@ def mel_l1(codec: LLMCodec, dev: list[dict]) -> dict[str, float]:
         mel = it["mel"].float()[None].to(device)
         frames = mel.shape[-1]
         per_frame = it["codes"][codec.level0_index(frames, len(it["codes"]))][None].to(device)
+        pitch = None
+        if codec.config.pitch:
+            pitch = codec.pitch_features(it["log2_f0"].float().numpy(), it["voiced"].float().numpy() > 0.5)
+            pitch = pitch[None].to(device)
         for name, keep in zip(scores, (0, 1, levels), strict=True):
-            recon, _ = codec(mel, per_frame, keep)
+            recon, _ = codec(mel, per_frame, keep, pitch if keep == levels else None)
             scores[name].append((recon - mel).abs().mean().item())
     codec.train(was_training)
     return {k: round(float(np.mean(v)), 4) for k, v in scores.items()}
@@ -303,8 +320,9 @@ def train_from_kit(
 def _features_here(run_folder: Path, state_path: Path, dev_manifest: Path, dev_clips: int):
     """Training items (from the run's feature cache, extracted if absent) and dev items, with level-0 codes
     from the state's level 0; and the LLM rows of the acoustic levels."""
-    from model.audio import load_audio
+    from model.audio import SAMPLE_RATE, load_audio
     from model.codec import resume
+    from model.codec.pitch import frame_pitch
     from model.codec.train import Run, TrainConfig, _load_or_extract_features, build_codec
 
     state = resume.unpack(state_path)
@@ -323,7 +341,10 @@ def _features_here(run_folder: Path, state_path: Path, dev_manifest: Path, dev_c
         for clip in clips:
             audio = load_audio(dev_manifest.parent / clip["path"])
             codes = codec.level0.encode(torch.from_numpy(codec.semantic(audio.samples)))
-            dev.append({"mel": codec.log_mel(audio.samples)[0].half(), "codes": codes, "speech": True})
+            mel = codec.log_mel(audio.samples)[0]
+            log2_f0, voiced = frame_pitch(audio.samples, SAMPLE_RATE, codec.frame_times(mel.shape[-1]))
+            pitch = {"log2_f0": torch.from_numpy(log2_f0).half(), "voiced": torch.from_numpy(voiced).half()}
+            dev.append({"mel": mel.half(), "codes": codes, "speech": True} | pitch)
     rows = [codebook.rows.clone() for codebook in codec.codebooks()]
     return items, dev, rows
 

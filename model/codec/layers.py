@@ -27,8 +27,12 @@ class ConvStack(nn.Module):
         self.blocks = nn.Sequential(*(ResBlock(hidden, 3 ** (i % 3)) for i in range(blocks)))
         self.out_proj = nn.Conv1d(hidden, out_channels, 3, padding=1)
 
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The features before ``out_proj`` (B, hidden, T): the decoder reads its harmonic depth from them."""
+        return nn.functional.gelu(self.blocks(self.in_proj(x)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out_proj(nn.functional.gelu(self.blocks(self.in_proj(x))))
+        return self.out_proj(self.hidden(x))
 
 
 def pool(x: torch.Tensor, stride: int) -> torch.Tensor:

@@ -40,6 +40,11 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
 
 
+def band_centres(config: MelConfig) -> np.ndarray:
+    """(n_mels,) each filter's centre frequency in Hz."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(config.fmin), _hz_to_mel(config.fmax), config.n_mels + 2))[1:-1]
+
+
 def mel_filterbank(config: MelConfig) -> torch.Tensor:
     """(n_mels, n_fft // 2 + 1) triangular filters, area-normalised (Slaney)."""
     fft_freqs = np.linspace(0, config.sample_rate / 2, config.n_fft // 2 + 1)

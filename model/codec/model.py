@@ -25,7 +25,8 @@ from torch import nn
 from model.audio import SAMPLE_RATE, Audio, resample
 from model.codec.codes import Codes
 from model.codec.layers import ConvStack
-from model.codec.mel import LogMel, MelConfig
+from model.codec.mel import LogMel, MelConfig, band_centres
+from model.codec.pitch import PitchCoding, batch_features, decoder_features, frame_pitch
 from model.codec.quantizer import ResidualLevels, SemanticQuantizer
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
@@ -52,10 +53,21 @@ class CodecConfig:
     code_dim: int = 8  # factorised-code dimension: small enough that every row stays in use
     mel_hop: int = 256  # the vocoder's framing at ``mel_rate``
     mel_rate: int = 22_050
+    pitch_stride: int = 0  # mel frames per pitch code, the last level (0: no pitch level, as in v1)
+    pitch_bins: int = 256
+
+    @property
+    def pitch(self) -> PitchCoding | None:
+        return PitchCoding(self.pitch_stride, self.pitch_bins) if self.pitch_stride else None
 
     @property
     def num_levels(self) -> int:
-        return 1 + len(self.strides)
+        return 1 + len(self.strides) + (1 if self.pitch_stride else 0)
+
+    @property
+    def pitch_level(self) -> int | None:
+        """The pitch level's index (the last one), or None."""
+        return self.num_levels - 1 if self.pitch_stride else None
 
     @property
     def mel_frame_rate(self) -> float:
@@ -64,7 +76,8 @@ class CodecConfig:
     @property
     def frame_rates(self) -> list[float]:
         """Codes per second, per level."""
-        return [SAMPLE_RATE / self.semantic_hop] + [self.mel_frame_rate / s for s in self.strides]
+        strides = [*self.strides, self.pitch_stride] if self.pitch_stride else list(self.strides)
+        return [SAMPLE_RATE / self.semantic_hop] + [self.mel_frame_rate / s for s in strides]
 
     @property
     def tokens_per_second(self) -> float:
@@ -78,7 +91,7 @@ class CodecConfig:
     @property
     def frame_multiple(self) -> int:
         """Mel frames are padded to a multiple of this, so every level's stride divides them."""
-        return math.lcm(*self.strides)
+        return math.lcm(*self.strides, self.pitch_stride or 1)
 
     def make_semantic(self) -> Callable[[np.ndarray], np.ndarray]:
         """The frozen semantic encoder this config names (loads its weights lazily, on first use)."""
@@ -118,9 +131,20 @@ class LLMCodec(nn.Module):
         self.level0 = SemanticQuantizer(len(config.level_rows[0]), config.semantic_dim)
         self.level0_embed = nn.Linear(config.semantic_dim, config.latent_dim)
         self.levels = ResidualLevels(
-            config.strides, [len(r) for r in config.level_rows[1:]], config.row_dim, config.latent_dim, config.code_dim
+            config.strides,
+            [len(r) for r in config.level_rows[1 : 1 + len(config.strides)]],
+            config.row_dim,
+            config.latent_dim,
+            config.code_dim,
         )
         self.decoder = ConvStack(config.latent_dim, config.hidden, n_mels, config.decoder_blocks)
+        if config.pitch:  # registered last, and zero: a codec grown a pitch level starts out decoding as before
+            self.band_hz = band_centres(self.mel.config)
+            self.pitch_in = nn.Conv1d(2 + n_mels, config.latent_dim, 1)
+            self.harmonic_depth = nn.Conv1d(config.hidden, n_mels, 1)
+            for layer in (self.pitch_in, self.harmonic_depth):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu", **overrides) -> LLMCodec:
@@ -171,12 +195,22 @@ class LLMCodec(nn.Module):
         return self.mel(wav[None].to(self.mel.filters.device))
 
     # --- training forward -------------------------------------------------------------------------------------
-    def forward(self, mel: torch.Tensor, level0_codes: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training path. mel (B, 80, T), level0_codes (B, T) per mel frame, ``keep`` acoustic levels.
-        Returns (reconstructed mel (B, 80, T), VQ loss)."""
+    def forward(
+        self, mel: torch.Tensor, level0_codes: torch.Tensor, keep: int, pitch: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training path. mel (B, 80, T), level0_codes (B, T) per mel frame, ``keep`` acoustic levels, and
+        the pitch level's decoder features (B, 82, T) or None. Returns (reconstructed mel (B, 80, T), VQ loss)."""
         coarse = self.level0_embed(self.level0.decode(level0_codes)).transpose(1, 2)  # (B, D, T)
         fine, _, vq_loss = self.levels(self.encoder(mel) - coarse, keep)
-        return self.decoder(coarse + fine), vq_loss
+        return self._decode_latent(coarse + fine, pitch), vq_loss
+
+    def _decode_latent(self, latent: torch.Tensor, pitch: torch.Tensor | None) -> torch.Tensor:
+        """(B, D, T) summed level latents (+ pitch features) → (B, 80, T) log-mel. Pitch enters twice: as input,
+        and as the harmonic comb scaled per band and frame by what the decoder has made of everything else."""
+        if pitch is None:
+            return self.decoder(latent)
+        hidden = self.decoder.hidden(latent + self.pitch_in(pitch))
+        return self.decoder.out_proj(hidden) + self.harmonic_depth(hidden) * pitch[:, 2:]
 
     # --- inference -------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -188,7 +222,24 @@ class LLMCodec(nn.Module):
         mel = self.log_mel(audio.samples)
         coarse = self._coarse(level0, mel.shape[-1])
         _, codes, _ = self.levels(self.encoder(mel) - coarse, keep=len(self.config.strides))
-        return self._to_codes([level0] + [c[0] for c in codes], len(audio.samples))
+        levels = [level0] + [c[0] for c in codes]
+        if self.config.pitch:
+            levels.append(torch.from_numpy(self.pitch_codes(audio.samples, mel.shape[-1])))
+        return self._to_codes(levels, len(audio.samples))
+
+    def frame_times(self, frames: int) -> np.ndarray:
+        """(frames,) seconds at the centre of each mel frame (HiFi-GAN's framing: hop · i + hop / 2)."""
+        return (np.arange(frames) * self.config.mel_hop + self.config.mel_hop / 2) / self.config.mel_rate
+
+    def pitch_features(self, log2_f0: np.ndarray, voiced: np.ndarray) -> torch.Tensor:
+        """Per mel frame F0 (T,) → (82, T) decoder features of what the pitch level's codes keep of it."""
+        coding = self.config.pitch
+        return torch.from_numpy(decoder_features(*coding.decode(coding.encode(log2_f0, voiced)), self.band_hz))
+
+    def pitch_codes(self, samples: np.ndarray, frames: int) -> np.ndarray:
+        """(frames / pitch_stride,) pitch-level codes (quantiser indices) of a 16-kHz clip."""
+        log2_f0, voiced = frame_pitch(samples, SAMPLE_RATE, self.frame_times(frames))
+        return self.config.pitch.encode(log2_f0, voiced)
 
     @torch.inference_mode()
     def decode(self, codes: Codes) -> Audio:
@@ -204,10 +255,16 @@ class LLMCodec(nn.Module):
         return Audio(samples.astype(np.float32), SAMPLE_RATE, "reconstruction")
 
     def decoder_mel(self, levels: list[torch.Tensor], frames: int) -> torch.Tensor:
-        """(1, 80, frames) log-mel from level codes (level 0 first; finer levels optional)."""
+        """(1, 80, frames) log-mel from level codes (level 0 first; finer levels optional; pitch, when the
+        codec has it, only with every acoustic level before it)."""
         coarse = self._coarse(levels[0], frames)
-        fine = self.levels.decode([c[None] for c in levels[1:]], frames, coarse)
-        return self.decoder(coarse + fine)
+        acoustic = levels[1 : 1 + len(self.config.strides)]
+        fine = self.levels.decode([c[None] for c in acoustic], frames, coarse)
+        pitch = None
+        if self.config.pitch_level is not None and len(levels) > self.config.pitch_level:
+            codes = levels[self.config.pitch_level][None]
+            pitch = batch_features(self.config.pitch, codes, frames, self.band_hz).to(coarse.dtype)
+        return self._decode_latent(coarse + fine, pitch)
 
     def _coarse(self, level0: torch.Tensor, frames: int) -> torch.Tensor:
         per_frame = level0[self.level0_index(frames, len(level0)).to(level0.device)]

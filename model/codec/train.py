@@ -32,10 +32,11 @@ import numpy as np
 import torch
 from scipy.signal import lfilter
 
-from model.audio import load_audio
+from model.audio import SAMPLE_RATE, load_audio
 from model.codec.discriminator import MelDiscriminator, discriminator_loss, generator_losses
 from model.codec.io import save_codec
 from model.codec.model import CodecConfig, LLMCodec
+from model.codec.pitch import frame_pitch
 from model.schedule import warmup_cosine
 from model.vocab import VocabMap, VocabTables, check_codec_binding
 
@@ -108,6 +109,9 @@ class TrainConfig:
     adversarial_weight: float = 0.1
     matching_weight: float = 1.0
     noisy_fraction: float = 0.3
+    pitch_stride: int = 0  # mel frames per pitch code (0: no pitch level); a resumed run may grow one
+    pitch_bins: int = 256
+    pitch_keep: float = 0.85  # P(the decoder gets the pitch level | all acoustic levels kept): it must decode without
     seed: int = 0
     log_every: int = 50
     save_every: int = 500
@@ -124,25 +128,28 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 
 
 def codebook_rows(config: CodecConfig, tokenizer, embeddings: torch.Tensor, tables: VocabTables) -> list[torch.Tensor]:
-    """The frozen LLM rows of levels 1.. (training only), after checking that the vocabulary is the codec's."""
+    """The frozen LLM rows of the acoustic levels (training only; the pitch level has no codebook: its codes
+    are bins), after checking that the vocabulary is the codec's."""
     vocab = VocabMap.for_tokenizer(tables, tokenizer)
     check_codec_binding(config, vocab, config.lm)
     return [
-        embeddings[vocab.token_ids(level)[torch.tensor(rows)]].float()
-        for level, rows in enumerate(config.level_rows)
-        if level > 0
+        embeddings[vocab.token_ids(level)[torch.tensor(config.level_rows[level])]].float()
+        for level in range(1, 1 + len(config.strides))
     ]
 
 
 def choose_rows(tables: VocabTables, config: TrainConfig) -> list[list[int]]:
-    """Level 0: K readable words (3–7 letters, not label-like); finer levels: disjoint sub-word rows."""
+    """Level 0: K readable words (3–7 letters, not label-like); finer levels (the pitch level last): disjoint
+    sub-word rows. The pitch rows come after the acoustic ones in the same shuffle, so adding a pitch level to
+    a run leaves its other levels' rows as they were."""
     rng = random.Random(config.seed)
     words = [i for i, w in enumerate(tables.words) if 3 <= len(w) <= 7 and w not in LABEL_LIKE]
     subwords = list(range(len(tables.subwords)))
     rng.shuffle(subwords)
-    if sum(config.subword_rows) > len(subwords):
-        raise ValueError(f"The sub-word table has {len(subwords)} rows, fewer than {sum(config.subword_rows)}.")
-    starts = np.cumsum([0, *config.subword_rows])
+    sizes = [*config.subword_rows, *([config.pitch_bins + 1] if config.pitch_stride else [])]
+    if sum(sizes) > len(subwords):
+        raise ValueError(f"The sub-word table has {len(subwords)} rows, fewer than {sum(sizes)}.")
+    starts = np.cumsum([0, *sizes])
     chunks = [sorted(subwords[a:b]) for a, b in itertools.pairwise(starts)]
     return [sorted(rng.sample(words, config.level0_words)), *chunks]
 
@@ -161,6 +168,8 @@ def build_config(config: TrainConfig, tokenizer, tables: VocabTables, lm: str, r
         latent_dim=config.latent_dim,
         encoder_blocks=config.encoder_blocks,
         decoder_blocks=config.decoder_blocks,
+        pitch_stride=config.pitch_stride,
+        pitch_bins=config.pitch_bins,
     )
     vocab = VocabMap.for_tokenizer(tables, tokenizer)
     codec_config.level_rows = choose_rows(tables, config)
@@ -170,8 +179,27 @@ def build_config(config: TrainConfig, tokenizer, tables: VocabTables, lm: str, r
     return codec_config
 
 
+def add_pitch_level(codec_config: CodecConfig, config: TrainConfig, tables: VocabTables, tokenizer) -> CodecConfig:
+    """``codec_config`` (a run's, without pitch) grown the pitch level ``config`` asks for; other levels unchanged."""
+    if codec_config.pitch_stride:
+        raise ValueError(f"The codec already has a pitch level (stride {codec_config.pitch_stride}).")
+    rows = choose_rows(tables, config)
+    if rows[1:-1] != codec_config.level_rows[1:]:
+        raise ValueError("The run's acoustic rows are not the ones its seed chooses: cannot add the pitch rows.")
+    vocab = VocabMap.for_tokenizer(tables, tokenizer)
+    level = codec_config.num_levels
+    return replace(
+        codec_config,
+        pitch_stride=config.pitch_stride,
+        pitch_bins=config.pitch_bins,
+        level_rows=[*codec_config.level_rows, rows[-1]],
+        level_token_ids=[*codec_config.level_token_ids, vocab.token_ids(level)[torch.tensor(rows[-1])].tolist()],
+    )
+
+
 def extract_features(codec: LLMCodec, manifest: Path, config: TrainConfig) -> list[dict]:
-    """Per clip (and per noisy copy): semantic features (T0, E) and log-mel (80, T) as float16."""
+    """Per clip (and per noisy copy): semantic features (T0, E), log-mel (80, T) and F0 per mel frame (log2 Hz
+    and voicing, (T,) each; what the pitch level is coded from), all float16."""
     root = manifest.parent
     clips = json.loads(manifest.read_text())["clips"]
     rng = np.random.default_rng(config.seed)
@@ -183,10 +211,14 @@ def extract_features(codec: LLMCodec, manifest: Path, config: TrainConfig) -> li
         if clip["task"] == "speech" and rng.random() < config.noisy_fraction:
             versions.append(add_noise(samples, noises, rng))
         for version in versions:
+            mel = codec.log_mel(version)[0]
+            log2_f0, voiced = frame_pitch(version, SAMPLE_RATE, codec.frame_times(mel.shape[-1]))
             items.append(
                 {
                     "semantic": torch.from_numpy(codec.semantic(version)).half(),
-                    "mel": codec.log_mel(version)[0].half(),
+                    "mel": mel.half(),
+                    "log2_f0": torch.from_numpy(log2_f0).half(),
+                    "voiced": torch.from_numpy(voiced).half(),
                     "speech": clip["task"] == "speech",
                 }
             )
@@ -232,19 +264,29 @@ def fit_level0(codec: LLMCodec, items: list[dict], words: int, seed: int, sample
 
 
 def batches(items: list[dict], codec: LLMCodec, config: TrainConfig, rng: random.Random):
-    """Endless random crops: (mel (B, 80, crop), level-0 code per mel frame (B, crop))."""
+    """Endless random crops: (mel (B, 80, crop), level-0 code per mel frame (B, crop), pitch decoder features
+    (B, 82, crop) or None). The pitch features go through the pitch level's codes, as at inference."""
     long_enough = [it for it in items if it["mel"].shape[-1] >= config.crop] or items
+    coding = codec.config.pitch
+    if config.crop % codec.config.frame_multiple:
+        raise ValueError(f"The crop ({config.crop} frames) must be a multiple of {codec.config.frame_multiple}.")
     while True:
-        mels, codes = [], []
+        mels, codes, pitch = [], [], []
         for it in rng.choices(long_enough, k=config.batch):
             frames = it["mel"].shape[-1]
             start = rng.randrange(0, max(1, frames - config.crop + 1), codec.config.frame_multiple)
-            mel = torch.nn.functional.pad(it["mel"].float(), (0, max(0, config.crop - frames)), value=-11.5)
+            pad = (0, max(0, config.crop - frames))
+            mel = torch.nn.functional.pad(it["mel"].float(), pad, value=-11.5)
             level0 = it["codes"][codec.level0_index(frames, len(it["codes"]))]
-            level0 = torch.nn.functional.pad(level0, (0, max(0, config.crop - frames)), value=int(level0[-1]))
+            level0 = torch.nn.functional.pad(level0, pad, value=int(level0[-1]))
             mels.append(mel[:, start : start + config.crop])
             codes.append(level0[start : start + config.crop])
-        yield torch.stack(mels), torch.stack(codes)
+            if coding:
+                window = slice(start, start + config.crop)
+                log2_f0 = torch.nn.functional.pad(it["log2_f0"].float(), pad, value=7.5)[window].numpy()
+                voiced = torch.nn.functional.pad(it["voiced"].float(), pad)[window].numpy()
+                pitch.append(codec.pitch_features(log2_f0, voiced > 0.5))
+        yield torch.stack(mels), torch.stack(codes), torch.stack(pitch) if pitch else None
 
 
 def mel_loss(recon: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
@@ -279,6 +321,8 @@ def build_codec(config: TrainConfig, codec_config: CodecConfig | None, lm: str =
     tokenizer, embeddings = lm_store.tokenizer_and_embeddings(lm)
     if codec_config is None:
         codec_config = build_config(config, tokenizer, tables, lm, embeddings.shape[1])
+    elif config.pitch_stride != codec_config.pitch_stride:
+        codec_config = add_pitch_level(codec_config, config, tables, tokenizer)
     codec = LLMCodec(codec_config, codec_config.make_semantic(), load_hifigan())
     codec.set_codebook_rows(codebook_rows(codec_config, tokenizer, embeddings, tables))
     return codec
@@ -334,7 +378,7 @@ def train(
     critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, betas=(0.5, 0.9))
     step, rng = 0, random.Random(config.seed)
     if resumed:
-        optimizer.load_state_dict(resumed["optimizer"])
+        optimizer.load_state_dict(_grown(resumed["optimizer"], len(trainable)))
         critic_optimizer.load_state_dict(resumed["critic_optimizer"])
         step = resumed["step"]
         rng.setstate(_as_random_state(resumed["rng"]))
@@ -343,9 +387,11 @@ def train(
     started, window = time.perf_counter(), []
     deadline = started + 60 * minutes if minutes else math.inf
     while step < steps and time.perf_counter() < deadline:
-        mel, level0 = (t.to(accelerator.device) for t in next(data))
+        mel, level0, pitch = (t if t is None else t.to(accelerator.device) for t in next(data))
         keep = rng.choices(range(len(config.keep_weights)), weights=config.keep_weights)[0]  # quantiser dropout
-        recon, vq_loss = codec(mel, level0, keep)
+        if keep < len(config.keep_weights) - 1 or (pitch is not None and rng.random() >= config.pitch_keep):
+            pitch = None  # the pitch level comes last: it decodes only on top of every acoustic level
+        recon, vq_loss = codec(mel, level0, keep, pitch)
         reconstruction = mel_loss(recon, mel)
         loss = reconstruction + vq_loss
         adversarial = step >= config.adversarial_from
@@ -364,7 +410,7 @@ def train(
             accelerator.backward(discriminator_loss(critic, mel, recon))
             critic_optimizer.step()
         step += 1
-        if keep == len(config.keep_weights) - 1:
+        if keep == len(config.keep_weights) - 1 and (pitch is not None or not codec_config.pitch_stride):
             window.append(reconstruction.item())
         if step % config.log_every == 0 and window:
             run.log(
@@ -383,6 +429,19 @@ def train(
             run.log({"step": step, "eval": evaluator(accelerator.unwrap_model(codec))})
     _save_state(run, accelerator, codec, critic, optimizer, critic_optimizer, step, rng, config, codec_config)
     return step
+
+
+def _grown(optimizer_state: dict, parameters: int) -> dict:
+    """A saved optimiser state for a model that has since grown parameters at the end of its list (a new
+    pitch level): the new ones join the group with no moments, as at a fresh start."""
+    group = optimizer_state["param_groups"][0]
+    have = sum(len(g["params"]) for g in optimizer_state["param_groups"])
+    if have == parameters:
+        return optimizer_state
+    if have > parameters:
+        raise ValueError(f"The saved optimiser has {have} parameters, the model only {parameters}.")
+    grown = {**group, "params": [*group["params"], *range(have, parameters)]}
+    return {**optimizer_state, "param_groups": [grown, *optimizer_state["param_groups"][1:]]}
 
 
 def _as_random_state(saved) -> tuple:
@@ -436,6 +495,10 @@ def main() -> None:
     parser.add_argument("--level0-words", type=int, default=TrainConfig.level0_words, help="new runs only")
     parser.add_argument("--semantic-layer", type=int, default=TrainConfig.semantic_layer, help="new runs only")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument(
+        "--add-pitch", type=int, metavar="STRIDE", help="grow a resumed run a pitch level (mel frames per code)"
+    )
+    parser.add_argument("--crop", type=int, help="mel frames per example (a multiple of every level's stride)")
     parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
     parser.add_argument("--resume-from", type=Path, help="a packed state to start from when the run has none")
     parser.add_argument("--pack", type=Path, help="write the run's state as committable files here and stop")
@@ -466,7 +529,10 @@ def main() -> None:
         from model.codec.evaluate import QuickEval
 
         evaluator = QuickEval(args.eval_dev)
-    train(run, config, args.steps, args.minutes, evaluator, args.resume_from)
+    overrides = {"pitch_stride": args.add_pitch} if args.add_pitch else {}
+    if args.crop:
+        overrides["crop"] = args.crop
+    train(run, config, args.steps, args.minutes, evaluator, args.resume_from, overrides=overrides)
 
 
 if __name__ == "__main__":
