@@ -253,8 +253,8 @@ class Handlers:
             raise ValueError("Upload or record a clip to see its tokens.")
         clip = self.pipeline.tokenize(self._audio(source, "the clip"))
         codec, config = self.pipeline.codec, self.pipeline.codec.config
-        outputs = [to_widget(codec.decode(clip.codes.upto(level))) for level in range(clip.codes.num_levels)]
-        full = codec.decode(clip.codes)
+        full = codec.decode(clip.codes)  # the widgets: level 0, levels 0–1, all levels (any number of them)
+        outputs = [to_widget(codec.decode(clip.codes.upto(level))) for level in (0, 1)] + [to_widget(full)]
         rates = " · ".join(
             f"L{i}: {r:.1f}/s ({len(w)} tokens)"
             for i, (r, w) in enumerate(zip(config.frame_rates, clip.text, strict=True))

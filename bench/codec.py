@@ -42,8 +42,9 @@ def quality(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
     for clip in clips[:limit]:
         audio = load_audio(clip["path"])
         codes = codec.encode(audio)
-        for levels, key in ((3, ""), (1, "_level0"), (2, "_levels01")):
-            if levels < 3 and key and len(scores["pesq" + key]) >= 10:
+        every = codec.config.num_levels  # "all levels" includes the pitch level of a codec that has one
+        for levels, key in ((every, ""), (1, "_level0"), (2, "_levels01")):
+            if levels < every and key and len(scores["pesq" + key]) >= 10:
                 continue
             out = codec.decode(codes.upto(levels - 1)).samples
             # pesq refuses clips without enough speech activity: those clips have no PESQ
