@@ -23,7 +23,9 @@ def ask(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_cascade_hears_the_clip_and_answers():
-    done = ask("--prompt", "<speech>\nWhich number is this? Answer with the digit.", "--path", "cascade", "--json")
+    # The answer is the 135M LLM's own: it answered "Which number is this?" with "This is 11." on one CPU; it
+    # repeats what it heard reliably, which is what this wiring test needs.
+    done = ask("--prompt", "<speech>\nRepeat the number you heard, as a digit.", "--path", "cascade", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["transcript"].strip(" .").lower() in {"seven", "7"} and "7" in result["answer"]
