@@ -79,19 +79,13 @@ def test_the_pitch_level_comes_last_at_its_own_rate(codec, seconds):
     assert len(codec.decode(codes).samples) == int(seconds * 16_000)
 
 
-def test_pitch_codes_round_trip_through_token_ids(codec, tiny_lm):
+def test_pitch_codes_round_trip_through_token_ids(codec, tiny_lm, tiny_tables):
     from model.vocab import VocabMap
 
-    vocab = VocabMap.for_tokenizer(codec_tables(), tiny_lm.tokenizer)
+    vocab = VocabMap.for_tokenizer(tiny_tables, tiny_lm.tokenizer)
     codes = codec.encode(Audio(sine(1.0, 16_000, 150.0) * 0.4))
     back = vocab.codes_from_token_ids(vocab.to_token_ids(codes))
     assert all(torch.equal(a, b) for a, b in zip(codes.levels, back.levels, strict=True))
-
-
-def codec_tables():
-    from model.debug import DEBUG_TABLES
-
-    return DEBUG_TABLES
 
 
 def test_save_then_load_keeps_the_pitch_level(codec, tmp_path):
