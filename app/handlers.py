@@ -27,7 +27,8 @@ from model.speech.ask import AskPipeline
 
 logger = logging.getLogger(__name__)
 # (what the user reads, what the API takes): clients send the stable values, e.g. levels="0,1", scoring="channel".
-LEVEL_CHOICES = [("level 0 (words)", "0"), ("levels 0–1", "0,1"), ("all levels", "0,1,2")]
+# "all" means every level the loaded codec has (three for v1, five for v2 with its pitch level).
+LEVEL_CHOICES = [("level 0 (words)", "0"), ("levels 0–1", "0,1"), ("all levels", "all")]
 # The first is the app's default: channel scoring is far more accurate with many labels (5-way 1-shot spoken
 # commands 0.72 vs 0.40, bench/fewshot.py) at about 3x the time, which a person waiting for one answer can spare.
 SCORING_CHOICES = [
@@ -49,8 +50,11 @@ def choice_value(value, choices: list[tuple[str, str]], name: str) -> str:
     return value
 
 
-def levels_of(value) -> tuple[int, ...]:
-    return tuple(int(level) for level in choice_value(value, LEVEL_CHOICES, "levels").split(","))
+def levels_of(value, num_levels: int) -> tuple[int, ...]:
+    """The codec levels a levels choice names, for a codec with ``num_levels`` levels."""
+    if choice_value(value, LEVEL_CHOICES, "levels") == "all":
+        return tuple(range(num_levels))
+    return tuple(int(level) for level in value.split(","))
 
 
 def pair_by_name(noisy: list[str], clean: list[str]) -> list[tuple[str, str]]:
@@ -158,7 +162,7 @@ class Handlers:
             raise ValueError("Add a query clip (upload or record) to classify.")
         demos = labelled_files(files, rows)
         options = ClassifyOptions(
-            PromptOptions(levels=levels_of(levels)),
+            PromptOptions(levels=levels_of(levels, self.pipeline.codec.config.num_levels)),
             clip_seconds=float(clip_seconds or 0) or None,
             scoring=choice_value(scoring or SCORING_CHOICES[0][1], SCORING_CHOICES, "scoring"),
         )

@@ -1,5 +1,6 @@
 """Codec benchmark on the development set (never used for training): quality, rates, usage, token
-consistency across voices, and speed. Prints a table and writes JSON.
+consistency across voices, intelligibility (Whisper base on spoken digits, raw and resynthesised) and speed.
+Prints a table and writes JSON.
 
     python -m bench.codec [--checkpoint checkpoints/codec] [--dev dev_set/manifest.json]
 """
@@ -94,6 +95,34 @@ def token_overlap_nn(codec: LLMCodec, clips: list[dict], n_way: int, episodes: i
     return round(correct / len(sampled), 3)
 
 
+def digit_wer(codec: LLMCodec, clips: list[dict], per_digit: int) -> dict:
+    """Whisper base (English) on spoken digits: the raw clips and the codec's resynthesis (all levels, levels
+    0–1), corpus WER and how many clips it heard exactly; the first ``per_digit`` voices of each digit."""
+    import jiwer
+
+    from model.icl.pipeline import DIGIT_WORDS, normalise_text
+    from model.speech.transcribe import Transcriber
+
+    transcribe = Transcriber()
+    chosen = [c for digit in DIGIT_WORDS.values() for c in [c for c in clips if c["label"] == digit][:per_digit]]
+    every = codec.config.num_levels
+    heard = defaultdict(list)
+    for clip in chosen:
+        audio = load_audio(clip["path"])
+        codes = codec.encode(audio)
+        heard["raw"].append(" ".join(normalise_text(transcribe(audio.samples))))
+        heard["codec"].append(" ".join(normalise_text(transcribe(codec.decode(codes).samples))))
+        heard["codec_levels01"].append(" ".join(normalise_text(transcribe(codec.decode(codes.upto(1)).samples))))
+    references = [clip["label"] for clip in chosen]
+    result = {"clips": len(chosen), "levels_all": every}
+    for name, hypotheses in heard.items():
+        result[name] = {
+            "wer": round(float(jiwer.wer(references, [h or "<empty>" for h in hypotheses])), 3),
+            "exact": sum(h == r for h, r in zip(hypotheses, references, strict=True)),
+        }
+    return result
+
+
 def speed(codec: LLMCodec, seconds: float = 10.0, repeats: int = 3) -> dict:
     rng = np.random.default_rng(0)
     from model.audio import Audio
@@ -118,6 +147,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench_results/codec.json"))
     parser.add_argument("--clips", type=int, default=30, help="clips per quality category")
     parser.add_argument("--episodes", type=int, default=400)
+    parser.add_argument("--digit-voices", type=int, default=5, help="voices per digit for the Whisper WER")
     args = parser.parse_args()
     torch.set_num_threads(2)
     codec = LLMCodec.from_pretrained(args.checkpoint)
@@ -140,6 +170,8 @@ def main() -> None:
     result["level0_overlap_nn"] = {
         f"{n}-way 1-shot": token_overlap_nn(codec, commands, n, args.episodes, seed=0) for n in (2, 5)
     }
+    result["whisper_digits"] = digit_wer(codec, commands, args.digit_voices)
+    print("whisper digits", result["whisper_digits"], flush=True)
     result["speed_cpu"] = speed(codec)
     write_result(args.out, result, vars(args))
     print(json.dumps(result, indent=1))

@@ -24,7 +24,7 @@ import soundfile as sf
 RATE = 16_000
 APP_LIMIT_MB = 20  # the app's default upload limit (AppSettings.max_file_mb), also given to the library here
 CLI_PROMPT_TOKENS = 160  # the CLI run's --max-prompt-tokens: its prompts are level 0 only (repeats collapsed), so small
-ALL_LEVELS = "0,1,2"
+ALL_LEVELS = "all"
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,8 @@ class Library:
         from model.icl.prompts import PromptOptions
 
         if request.task == "classify":
-            options = ClassifyOptions(PromptOptions(levels=levels_of(request.levels)))
+            levels = levels_of(request.levels, self.pipeline.codec.config.num_levels)
+            options = ClassifyOptions(PromptOptions(levels=levels))
             return self.pipeline.classify(request.query, request.demos, options).label
         if request.task == "enhance":
             return f"{self.pipeline.enhance(request.demos, request.query).audio.duration:.2f} s"

@@ -50,7 +50,7 @@ def test_classify_with_file_paths(handlers, files):
 def test_classify_with_each_scoring_and_cut_clips(handlers, files, scoring):
     demos = [files[k] for k in ("dog_1", "cat_1")]
     rows = handlers.demo_rows(demos, None)
-    probs, view, attention, _, _ = handlers.classify(demos, rows, files["query"], "0,1,2", 0.5, scoring)
+    probs, view, attention, _, _ = handlers.classify(demos, rows, files["query"], "all", 0.5, scoring)
     assert set(probs) == {"dog", "cat"} and sum(probs.values()) == pytest.approx(1.0)
     assert len(attention) == 2
 
@@ -58,7 +58,7 @@ def test_classify_with_each_scoring_and_cut_clips(handlers, files, scoring):
 def test_classify_with_numpy_audio_and_edited_labels(handlers, files):
     demos = [files["dog_1"], files["cat_1"]]
     rows = [["dog_1.wav", "woof"], ["cat_1.wav", "meow"]]
-    probs, *_ = handlers.classify(demos, rows, (16_000, (sine(0.5, 16_000, 300) * 32767).astype(np.int16)), "0,1,2")
+    probs, *_ = handlers.classify(demos, rows, (16_000, (sine(0.5, 16_000, 300) * 32767).astype(np.int16)), "all")
     assert set(probs) == {"woof", "meow"}
 
 
@@ -219,7 +219,7 @@ def test_gpu_wrapper_only_when_spaces_is_importable(monkeypatch):
 @pytest.mark.parametrize(
     ("levels", "scoring", "message"),
     [
-        ("level 0 (words)", "channel", "Unknown levels 'level 0 (words)': use one of '0', '0,1', '0,1,2'"),
+        ("level 0 (words)", "channel", "Unknown levels 'level 0 (words)': use one of '0', '0,1', 'all'"),
         ("0", "chanel", "Unknown scoring 'chanel': use one of 'channel', 'direct'"),
     ],
 )
