@@ -140,6 +140,9 @@ def speed(codec: LLMCodec, seconds: float = 10.0, repeats: int = 3) -> dict:
     }
 
 
+PARTS = ("quality", "usage", "overlap", "digits", "speed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="checkpoints/codec")
@@ -148,7 +151,14 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=30, help="clips per quality category")
     parser.add_argument("--episodes", type=int, default=400)
     parser.add_argument("--digit-voices", type=int, default=5, help="voices per digit for the Whisper WER")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
     args = parser.parse_args()
+    try:  # the measuring tools, checked before any work is done
+        import jiwer  # noqa: F401
+        import pesq  # noqa: F401
+        import pystoi  # noqa: F401
+    except ImportError as error:
+        parser.error(f"{error.name} is missing: pip install -r requirements-bench.txt")
     torch.set_num_threads(2)
     codec = LLMCodec.from_pretrained(args.checkpoint)
     config = codec.config
@@ -157,22 +167,29 @@ def main() -> None:
         "frame_rates": [round(r, 2) for r in config.frame_rates],
         "tokens_per_second": round(config.tokens_per_second, 1),
         "bitrate": round(config.bitrate),
-        "quality": {},
     }
-    for name, (task, role) in CATEGORIES.items():
-        clips = [c for c in load_clips(args.dev, task) if not role or c["role"] == role]
-        result["quality"][name] = quality(codec, clips, args.clips)
-        result["quality"][name]["vocoder_ceiling"] = vocoder_ceiling(codec, clips, args.clips)
-        print(name, result["quality"][name], flush=True)
-    every = [c for task in ("commands", "sounds", "language", "style", "enhance") for c in load_clips(args.dev, task)]
-    result["usage_per_level"] = usage(codec, every[::3])
     commands = load_clips(args.dev, "commands")
-    result["level0_overlap_nn"] = {
-        f"{n}-way 1-shot": token_overlap_nn(codec, commands, n, args.episodes, seed=0) for n in (2, 5)
-    }
-    result["whisper_digits"] = digit_wer(codec, commands, args.digit_voices)
-    print("whisper digits", result["whisper_digits"], flush=True)
-    result["speed_cpu"] = speed(codec)
+    if "quality" in args.parts:
+        result["quality"] = {}
+        for name, (task, role) in CATEGORIES.items():
+            clips = [c for c in load_clips(args.dev, task) if not role or c["role"] == role]
+            result["quality"][name] = quality(codec, clips, args.clips)
+            result["quality"][name]["vocoder_ceiling"] = vocoder_ceiling(codec, clips, args.clips)
+            print(name, result["quality"][name], flush=True)
+    if "usage" in args.parts:
+        tasks = ("commands", "sounds", "language", "style", "enhance")
+        every = [c for task in tasks for c in load_clips(args.dev, task)]
+        result["usage_per_level"] = usage(codec, every[::3])
+    if "overlap" in args.parts:
+        result["level0_overlap_nn"] = {
+            f"{n}-way 1-shot": token_overlap_nn(codec, commands, n, args.episodes, seed=0) for n in (2, 5)
+        }
+        print("level-0 overlap", result["level0_overlap_nn"], flush=True)
+    if "digits" in args.parts:
+        result["whisper_digits"] = digit_wer(codec, commands, args.digit_voices)
+        print("whisper digits", result["whisper_digits"], flush=True)
+    if "speed" in args.parts:
+        result["speed_cpu"] = speed(codec)
     write_result(args.out, result, vars(args))
     print(json.dumps(result, indent=1))
 
