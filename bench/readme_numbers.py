@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# README column headers → result keys in the benchmark files
-COLUMNS = {
+# README column headers → result keys in the benchmark files, or (key, the files' name prefix) where the column
+# is one codec's: v2's cells must come from v2's files (fewshot_v2_*), not from any file with the same key.
+COLUMNS: dict[str, str | tuple[str, str]] = {
     "ours (direct)": "default/ours",
     "channel": "default/channel",
     "paper's recipe": "default/paper",
@@ -26,6 +27,8 @@ COLUMNS = {
     "SmolLM2 channel": "tiny/channel",
     "SmolLM2 paper's recipe": "tiny/paper",
     "Qwen-1.5B channel": "large/channel",
+    "v2 channel, level 0": ("default/channel", "fewshot_v2_"),
+    "v2 channel, levels 0–1": ("default/channel", "fewshot_v2_levels01"),
 }
 CELL = re.compile(r"(\d\.\d+)(?: \[(\d\.\d+), (\d\.\d+)\])?")
 
@@ -37,6 +40,7 @@ class Claim:
     shots: int
     key: str
     accuracy: str  # as written, e.g. "0.855"
+    files: str = "fewshot_"  # the benchmark files that may hold it (name prefix)
 
     def matches(self, value: float) -> bool:
         return round(value, len(self.accuracy.split(".")[1])) == float(self.accuracy)
@@ -59,7 +63,8 @@ def read_claims(readme: str) -> list[Claim]:
         for name, cell in zip(header[3:], cells[3:], strict=False):
             match = CELL.match(cell.strip("*").strip())
             if name in COLUMNS and match:
-                claims.append(Claim(task, way, shots, COLUMNS[name], match.group(1)))
+                key, files = COLUMNS[name] if isinstance(COLUMNS[name], tuple) else (COLUMNS[name], "fewshot_")
+                claims.append(Claim(task, way, shots, key, match.group(1), files))
     return claims
 
 
@@ -80,6 +85,7 @@ def unsupported(readme: str, results: Path) -> list[str]:
             r["file"]
             for r in rows
             if (r["task"], str(r["way"]), int(r["shots"])) == (claim.task, claim.way, claim.shots)
+            and r["file"].startswith(claim.files)
             and claim.key in r
             and claim.matches(r[claim.key]["accuracy"])
         ]
