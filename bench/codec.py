@@ -51,8 +51,9 @@ def quality(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
             # pesq refuses clips without enough speech activity: those clips have no PESQ
             with contextlib.suppress(Exception):
                 scores["pesq" + key].append(pesq(16_000, audio.samples, out, "wb"))
+            if key != "_level0":
+                scores["stoi" + key].append(stoi(audio.samples, out, 16_000))
             if key == "":
-                scores["stoi"].append(stoi(audio.samples, out, 16_000))
                 scores["log_mel_l1"].append(log_mel_distance(codec, audio.samples, out))
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items() if v} | {"clips": min(limit, len(clips))}
 
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=400)
     parser.add_argument("--digit-voices", type=int, default=5, help="voices per digit for the Whisper WER")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
+    parser.add_argument("--categories", nargs="+", choices=list(CATEGORIES), default=list(CATEGORIES))
     args = parser.parse_args()
     try:  # the measuring tools, checked before any work is done
         import jiwer  # noqa: F401
@@ -179,7 +181,8 @@ def main() -> None:
     commands = load_clips(args.dev, "commands")
     if "quality" in args.parts:
         result["quality"] = {}
-        for name, (task, role) in CATEGORIES.items():
+        for name in args.categories:
+            task, role = CATEGORIES[name]
             clips = [c for c in load_clips(args.dev, task) if not role or c["role"] == role]
             result["quality"][name] = quality(codec, clips, args.clips)
             result["quality"][name]["vocoder_ceiling"] = vocoder_ceiling(codec, clips, args.clips)

@@ -27,6 +27,7 @@ COLUMNS: dict[str, str | tuple[str, str]] = {
     "SmolLM2 channel": "tiny/channel",
     "SmolLM2 paper's recipe": "tiny/paper",
     "Qwen-1.5B channel": "large/channel",
+    "v1 channel, levels 0–1": "default/channel",
     "v2 channel, level 0": ("default/channel", "fewshot_v2_"),
     "v2 channel, levels 0–1": ("default/channel", "fewshot_v2_levels01"),
 }

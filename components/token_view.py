@@ -27,18 +27,28 @@ def colour_map() -> dict[str, str]:
     return colours
 
 
-def token_view(prompt: Prompt, decode: Callable[[list[int]], list[str]], max_tokens: int = 3000) -> list[tuple]:
-    """HighlightedText value: one (text, category) per token; ``decode`` maps ids to their texts."""
-    ids = prompt.ids[-max_tokens:]
-    offset = len(prompt.ids) - len(ids)
-    texts = decode(ids)
-    labels: list[str | None] = [None] * len(ids)
+def token_view(
+    prompt: Prompt, decode: Callable[[list[int]], list[str]], max_tokens: int = 3000, head: int = 300
+) -> list[tuple]:
+    """HighlightedText value: one (text, category) per token; ``decode`` maps ids to their texts. A prompt longer
+    than ``max_tokens`` shows its first ``head`` tokens (the instruction and the first demonstration's start)
+    and its last ones (the query and the answer), with "… " where tokens were left out."""
+    labels: list[str | None] = [None] * len(prompt.ids)
     for segment in prompt.segments:
         name = category(segment.role, segment.level)
-        for position in range(max(segment.start, offset), segment.end):
-            labels[position - offset] = name
-    view = [("… ", None)] if offset else []
-    return view + list(zip(texts, labels, strict=True))
+        for position in range(segment.start, segment.end):
+            labels[position] = name
+    if len(prompt.ids) <= max_tokens:
+        kept = [range(len(prompt.ids))]
+    else:
+        kept = [range(head), range(len(prompt.ids) - (max_tokens - head), len(prompt.ids))]
+    view: list[tuple] = []
+    for i, positions in enumerate(kept):
+        if i:
+            view.append(("… ", None))
+        texts = decode([prompt.ids[k] for k in positions])
+        view.extend(zip(texts, [labels[k] for k in positions], strict=True))
+    return view
 
 
 def level_view(words_per_level: list[list[str]], role: str = "query") -> list[tuple]:

@@ -273,3 +273,20 @@ def test_a_recorded_clip_joins_the_demonstrations_with_its_label(handlers, files
         add_recording(str(recording), "  ", demos, None)
     with pytest.raises(ValueError, match="Record"):
         add_recording(None, "yes", demos, None)
+
+
+def test_a_long_prompt_shows_its_instruction_and_its_end():
+    from components.token_view import token_view
+    from model.icl.prompts import Prompt
+
+    prompt = Prompt()
+    prompt.add(range(10), "instruction")
+    prompt.add(range(100, 5000), "demo", demo=0, level=0)
+    prompt.add(range(7000, 7050), "answer", level=0)
+    view = token_view(prompt, lambda ids: [str(i) for i in ids], max_tokens=300, head=20)
+    texts = [text for text, _ in view]
+    assert texts[:10] == [str(i) for i in range(10)]  # the instruction is never cut
+    assert texts[20] == "… " and texts[-50:] == [str(i) for i in range(7000, 7050)]
+    assert len(view) == 301 and [c for _, c in view[-50:]] == ["answer L0"] * 50
+    short = token_view(prompt, lambda ids: [str(i) for i in ids], max_tokens=len(prompt))
+    assert len(short) == len(prompt) and "… " not in [text for text, _ in short]

@@ -62,8 +62,8 @@ class ClassifyOptions:
 
 RECIPES = {
     "ours": ClassifyOptions(),
-    # Levels 0 + 1: on 100 dev episodes of commands, 0.86 / 0.70 (2- / 5-way 1-shot) against 0.82 / 0.69 with level
-    # 0 alone and 0.84 / 0.69 with all three (a 1-s clip is only ~4 level-0 tokens once repeats are collapsed).
+    # Levels 0 + 1. Codec v2: 2-way 1-shot commands 0.95 and sounds 0.72 on 100 dev episodes, against 0.91 (200
+    # episodes) and 0.69 with level 0 alone (bench_results/fewshot_v2_*.json). v1: 0.86 against 0.82.
     "channel": ClassifyOptions(PromptOptions(levels=(0, 1)), scoring=Scoring.CHANNEL),
     # The paper's: level 0 only, clips cut to 1 s, greedy decoding restricted to label tokens, no calibration.
     "paper": ClassifyOptions(PromptOptions(collapse_repeats=False), scoring=Scoring.GREEDY, clip_seconds=1.0),
