@@ -233,7 +233,7 @@ def _explorer_tab(h: Handlers) -> None:
         source = gr.Audio(label="Any clip", sources=["upload", "microphone"], type="filepath", elem_id="explore-clip")
         with gr.Column():
             run, stats = _actions("Tokenize")
-    tokens = _tokens("Tokens per codec level (L0: words, 12.5/s; L1, L2: sub-words)")
+    tokens = _tokens("Tokens per codec level (L0: words; the finer levels: sub-words; rates above)")
     with gr.Row():
         before = gr.Image(label="Input (log-mel)", interactive=False)
         after = gr.Image(label="Reconstruction, all levels (log-mel)", interactive=False)
