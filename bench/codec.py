@@ -107,7 +107,7 @@ def digit_wer(codec: LLMCodec, clips: list[dict], per_digit: int) -> dict:
     from model.speech.transcribe import Transcriber
 
     transcribe = Transcriber()
-    chosen = [c for digit in DIGIT_WORDS.values() for c in [c for c in clips if c["label"] == digit][:per_digit]]
+    chosen = [clip for digit in DIGIT_WORDS.values() for clip in [c for c in clips if c["label"] == digit][:per_digit]]
     heard = defaultdict(list)
     for clip in chosen:
         audio = load_audio(clip["path"])

