@@ -8,7 +8,7 @@ codec's own weights are the real checkpoint; each result says which parts were r
 a random LLM mean nothing, only their timings are kept. Where the wheels are installed, ``--weights real``
 times the real models (a check of the script, or a GPU Space).
 
-    python -m bench.gpu pack --out gpu_shapes          # here: configs, tokenizer, four small wheels (~12 MB)
+    python -m bench.gpu pack --out gpu_shapes          # here: configs, tokenizer, four small wheels (~3.3 MB)
     python3 -m pip install -q --no-index --no-deps --target /tmp/site gpu_shapes/wheels/*.whl
     PYTHONPATH=/tmp/site:. python3 -m bench.gpu run --shapes gpu_shapes --out "$OUT/gpu.json"      # there
     python -m bench.gpu run --weights real --device cpu --tests none                            # here
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import lzma
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,10 @@ def pack(out: Path, lm: str) -> None:
     (out / "lm").mkdir(exist_ok=True)
     for path in source.iterdir():
         if path.is_file() and not path.name.endswith((".safetensors", ".bin", ".pt")):
-            shutil.copy(path, out / "lm" / path.name)
+            if path.stat().st_size > 2**20:  # the tokenizer's 11 MB of JSON: 1.4 MB compressed
+                (out / "lm" / f"{path.name}.xz").write_bytes(lzma.compress(path.read_bytes(), preset=9))
+            else:
+                shutil.copy(path, out / "lm" / path.name)
     (out / "lm" / "name.txt").write_text(lm_store.lookup(lm).name)
     platforms = [f"--platform=manylinux_2_{n}_x86_64" for n in (28, 27, 17)] + ["--platform=manylinux2014_x86_64"]
     pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version=3.12"]
@@ -75,6 +79,9 @@ def same_shape_lm(shapes: Path, device: torch.device, dtype: torch.dtype):
     from model.lm.frozen import FrozenLM
 
     folder = shapes / "lm"
+    for packed in folder.glob("*.xz"):  # what ``pack`` compressed to travel
+        if not (plain := packed.with_suffix("")).exists():
+            plain.write_bytes(lzma.decompress(packed.read_bytes()))
     model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), dtype=dtype).to(device).eval()
     return FrozenLM(model, AutoTokenizer.from_pretrained(folder), (folder / "name.txt").read_text())
 
