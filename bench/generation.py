@@ -29,7 +29,7 @@ import numpy as np
 
 from bench.provenance import write_result
 from model.audio import load_audio, resample
-from model.icl.pipeline import ICLPipeline, normalise_text
+from model.icl.pipeline import COPY_TOLERANCE, ICLPipeline, normalise_text
 from model.icl.results import AudioResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,6 +178,8 @@ def synthesis(
     levels: tuple[int, ...] | None = None,
     seed: int = 0,
     remind: bool = True,
+    demonstrated_only: bool = True,
+    tolerance: float = COPY_TOLERANCE,
 ) -> dict:
     manifest = json.loads((dev / "manifest.json").read_text())
     digits = [c for c in manifest["clips"] if c["task"] == "tts" and c["label"] in DIGITS]
@@ -189,7 +191,9 @@ def synthesis(
         pairs = [(label, path) for label, path in sorted(clips.items())]
         text = " ".join(rng.choice(DIGITS) for _ in range(3))
         started = time.perf_counter()
-        result = pipeline.synthesize(pairs, text, levels, remind=remind)
+        result = pipeline.synthesize(
+            pairs, text, levels, remind=remind, demonstrated_only=demonstrated_only, tolerance=tolerance
+        )
         seconds = time.perf_counter() - started
         joined = np.concatenate([load_audio(clips[w]).samples for w in text.split()])
         copied = pipeline.codec.decode(result.copy_codes).samples
@@ -232,6 +236,18 @@ def main() -> None:
     parser.add_argument(
         "--remind", action=argparse.BooleanOptionalAction, default=True, help="repeat each word's demonstration"
     )
+    parser.add_argument(
+        "--demonstrated-only",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="each level of a word chooses among its demonstration's tokens",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=COPY_TOLERANCE,
+        help="keep a demonstration's token the LLM rates within this many nats of its favourite (0: greedy)",
+    )
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--dev", type=Path, default=ROOT / "dev_set")
     parser.add_argument("--out", type=Path, help="default: bench_results/generation_<lm>.json")
@@ -244,7 +260,15 @@ def main() -> None:
     if args.clips:
         report["enhancement"] = enhancement(pipeline, args.dev, args.clips, levels)
     if args.texts:
-        report["synthesis"] = synthesis(pipeline, args.dev, args.texts, levels, remind=args.remind)
+        report["synthesis"] = synthesis(
+            pipeline,
+            args.dev,
+            args.texts,
+            levels,
+            remind=args.remind,
+            demonstrated_only=args.demonstrated_only,
+            tolerance=args.tolerance,
+        )
     out = args.out or ROOT / "bench_results" / f"generation_{args.lm}.json"
     write_result(out, report, vars(args))
     for task in ("enhancement", "synthesis"):

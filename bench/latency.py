@@ -19,6 +19,7 @@ import torch
 from bench.provenance import write_result
 from model.audio import Audio, load_audio
 from model.icl.pipeline import ClassifyOptions, ICLPipeline
+from model.lm.frozen import DRAFT_BLOCK
 
 DEMO = Path(__file__).resolve().parent.parent / "demo_examples"
 
@@ -33,6 +34,19 @@ def one_second(path: Path) -> Audio:
 def timed(fn, repeats: int) -> float:
     """Median seconds over ``repeats`` calls."""
     return round(statistics.median(timeit.repeat(fn, number=1, repeat=repeats)), 3)
+
+
+def pass_seconds(lm, tokens: int, context: int = 1200, repeats: int = 5) -> float:
+    """Median seconds of one forward pass of ``tokens`` new tokens on a cache of ``context`` (what checking a
+    draft of ``tokens - 1`` costs, against one token per pass without one)."""
+    prefix = lm.prefix(torch.arange(1000, 1000 + context))
+    ids = torch.arange(5000, 5000 + tokens)[None].to(lm.device)
+
+    def one_pass() -> None:
+        with torch.inference_mode():
+            lm.model(ids, past_key_values=lm._cache(prefix.kv, 1), use_cache=True)
+
+    return timed(one_pass, repeats)
 
 
 def measure(pipeline: ICLPipeline, repeats: int = 5) -> dict:
@@ -61,6 +75,8 @@ def measure(pipeline: ICLPipeline, repeats: int = 5) -> dict:
             lambda: pipeline.classify(queries[1], channel_support, explain=False), repeats
         ),
     }
+    result["lm_pass_1_token_on_1200"] = pass_seconds(pipeline.lm, 1, repeats=repeats)
+    result[f"lm_pass_{DRAFT_BLOCK + 1}_tokens_on_1200"] = pass_seconds(pipeline.lm, DRAFT_BLOCK + 1, repeats=repeats)
     pairs = [(DEMO / "enhance/pair00_noisy.flac", DEMO / "enhance/pair00_clean.flac")]
     result["enhance_one_pair_seconds"] = timed(lambda: pipeline.enhance(pairs, DEMO / "enhance/pair01_noisy.flac"), 1)
     tts = [(w, DEMO / f"tts/flite_slt/{i:02d}.flac") for i, w in enumerate(["zero", "one", "two", "three"])]

@@ -66,12 +66,15 @@ def test_the_benchmark_reports_copy_accuracy_per_level():
     assert copy_columns(result) == {"copy_accuracy": {"level0": 0.75, "level1": 0.75}}
 
 
-def test_reminding_repeats_each_words_demonstration_before_it_is_written(copier):
+def test_reminding_puts_each_words_demonstration_right_before_it_is_written(copier):
     plain = copier.synthesize(PAIRS, "no yes", remind=False)
     reminded = copier.synthesize(PAIRS, "no yes")  # the default
     assert reminded.copy_accuracy == [1.0] * copier.codec.config.num_levels
-    assert len(reminded.prompt.ids) > len(plain.prompt.ids)  # two demonstrations more, one per word
-    demo_tokens = copier.tokenize(PAIRS[1][1]).token_ids[0].tolist()
-    ids = reminded.prompt.ids
-    starts = [i for i in range(len(ids)) if ids[i : i + len(demo_tokens)] == demo_tokens]
-    assert len(starts) >= 3  # "no": in the demonstrations, again as the reminder, and as written
+    unspoken = copier.tokenize(PAIRS[2][1]).token_ids[0].tolist()  # "one": demonstrated, not spoken
+
+    def count(ids: list[int], part: list[int]) -> int:
+        return sum(ids[i : i + len(part)] == part for i in range(len(ids)))
+
+    assert count(plain.prompt.ids, unspoken) == 1 and count(reminded.prompt.ids, unspoken) == 0
+    no = copier.tokenize(PAIRS[1][1]).token_ids[0].tolist()
+    assert count(reminded.prompt.ids, no) == 2  # "no": as the reminder, and as written

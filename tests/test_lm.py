@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.lm.frozen import FrozenLM
+from model.lm.frozen import DRAFT_BLOCK, FrozenLM
 from tests.reference import full_forward_greedy, full_forward_score
 
 PREFIX = [5, 9, 12, 3, 20, 7]
@@ -70,6 +70,47 @@ def test_one_allowed_set_for_every_step_and_sampling_is_seeded(tiny_lm):
     assert torch.equal(sampled, tiny_lm.generate(PREFIX, allowed, 30, temperature=1.5, seed=7))
     assert len(set(sampled.tolist())) > 1  # high temperature explores
     assert torch.equal(tiny_lm.generate(PREFIX, allowed, 6), tiny_lm.generate(PREFIX, allowed, 6))  # greedy
+
+
+def _counting_forwards(lm, monkeypatch) -> list[int]:
+    """Patch ``lm.model`` to record how many tokens each forward pass runs."""
+    calls, forward = [], lm.model.forward
+
+    def counted(input_ids=None, **kwargs):
+        calls.append(int(input_ids.shape[1]))
+        return forward(input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(lm.model, "forward", counted)
+    return calls
+
+
+@pytest.mark.parametrize("allowed", [[list(range(12, 40))], [[3, 4, 5], [10, 11], [3, 4, 5], [10, 11], [20]] * 4])
+def test_a_draft_changes_the_passes_not_the_tokens(tiny_lm, allowed, monkeypatch):
+    n = 20
+    greedy = tiny_lm.generate(PREFIX, allowed, n).tolist()
+    wrong = [(t + 1) % tiny_lm.vocab_size for t in greedy]
+    half = [g if i % 3 else w for i, (g, w) in enumerate(zip(greedy, wrong, strict=True))]
+    prefix = tiny_lm.prefix(PREFIX)
+    for draft in (greedy, wrong, half, greedy[:5], [*greedy, 1, 2, 3]):
+        assert tiny_lm.generate(prefix, allowed, n, draft=draft).tolist() == greedy
+    calls = _counting_forwards(tiny_lm, monkeypatch)
+    tiny_lm.generate(prefix, allowed, n, draft=greedy)
+    assert len(calls) == -(-(n - 1) // (DRAFT_BLOCK + 1))  # a right draft: every pass keeps all it checks
+    assert sum(calls) == n - 1  # and no token runs twice
+
+
+def test_tolerance_keeps_the_draft_only_where_the_llm_rates_it_close(tiny_lm):
+    allowed, n = [list(range(12, 40))], 12
+    greedy = tiny_lm.generate(PREFIX, allowed, n).tolist()
+    other = [12 if g != 12 else 13 for g in greedy]  # never the LLM's favourite
+    assert tiny_lm.generate(PREFIX, allowed, n, draft=other, tolerance=1e9).tolist() == other
+    assert tiny_lm.generate(PREFIX, allowed, n, draft=other, tolerance=0.0).tolist() == greedy
+    outside = [50] * n  # a draft the steps may not take is never kept, however tolerant
+    assert tiny_lm.generate(PREFIX, allowed, n, draft=outside, tolerance=1e9).tolist() == greedy
+    logprobs = tiny_lm.prefix(PREFIX).next_logprobs
+    gap = float(logprobs[greedy[0]] - logprobs[other[0]])
+    assert tiny_lm.generate(PREFIX, allowed, 1, draft=other, tolerance=gap + 1e-4).tolist() == other[:1]
+    assert tiny_lm.generate(PREFIX, allowed, 1, draft=other, tolerance=gap - 1e-4).tolist() == greedy[:1]
 
 
 def test_generate_zero_tokens(tiny_lm):

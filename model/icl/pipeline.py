@@ -33,6 +33,10 @@ DEFAULT_CODEC = Path(__file__).resolve().parents[2] / "checkpoints" / "codec"
 AudioLike = str | Path | Audio | np.ndarray
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening): a UI's progress bar
 DIGIT_WORDS = dict(enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")))
+# Synthesis keeps a demonstration's token where the LLM gives it at least e^-3 ≈ 5 % of its favourite's probability:
+# its copy slips are mostly a repeated token written once too few (a level-0 run of two read as one), where both
+# choices are likely; Qwen-0.5B's level-0 copy goes from 0.95 to 0.99 (bench/generation.py --tolerance).
+COPY_TOLERANCE = 3.0
 
 
 @dataclass(frozen=True)
@@ -251,7 +255,10 @@ class ICLPipeline:
         needed = len(prefix_prompt) + len(query_prompt) + sum(lengths) + 4 * len(levels)
         check_generation_fits(self.budget, needed, "enhancement")
         report = _reporter(progress, 0.0, 1.0, "the clean clip")
-        codes, tail = self._generate_codes(self.lm.prefix(prefix_prompt.ids), query_prompt, levels, lengths, report)
+        # The query's own tokens are the draft: where the clean clip keeps them, they are checked in one pass.
+        drafts = audio_ids(clip.token_ids, levels, False)
+        prefix = self.lm.prefix(prefix_prompt.ids)
+        codes, tail = self._generate_codes(prefix, query_prompt, levels, lengths, report, drafts)
         codes = Codes(codes.levels, clip.codes.num_samples)
         copy = Codes(tuple(clip.codes.levels[level] for level in levels), clip.codes.num_samples)
         audio = self.codec.decode(codes)
@@ -264,11 +271,18 @@ class ICLPipeline:
         levels: tuple[int, ...] | None = None,
         progress: Progress | None = None,
         remind: bool = True,
+        demonstrated_only: bool = True,
+        tolerance: float = COPY_TOLERANCE,
     ) -> AudioResult:
         """Audio for ``text``, a sequence of words (or digits) each demonstrated by a (text, audio) pair.
         ``progress(fraction, message)`` is told after each level of each word; ``remind`` repeats each word's
-        demonstration just before the LLM writes it (Qwen-0.5B then copies 97 / 94 / 100 % of the codes of
-        levels 0 / 1 / 2, against 61 / 44 / 47 % from the demonstrations alone: bench/generation.py)."""
+        demonstration just before the LLM writes it (with codec v1 Qwen-0.5B then copied 97 / 94 / 100 % of the
+        codes of levels 0 / 1 / 2, against 61 / 44 / 47 % from the demonstrations alone: bench/generation.py);
+        ``demonstrated_only`` lets each level choose only among the tokens that word's demonstration uses at
+        that level (the LLM still chooses every token and their order). The demonstration is also the draft
+        the LLM's choices are checked against, several tokens per pass, and ``tolerance`` keeps a
+        demonstration's token wherever the LLM rates it within that many nats of its favourite
+        (``FrozenLM.generate``; 0: plain greedy choices)."""
         started = time.perf_counter()
         levels = levels or self.all_levels
         known: dict[str, TokenizedClip] = {}
@@ -288,9 +302,10 @@ class ICLPipeline:
                 f"No demonstration says {', '.join(map(repr, missing)) or 'anything'}: synthesis copies "
                 f"demonstrated words. Known words: {', '.join(sorted(known))}."
             )
-        prefix_prompt = self.builder.pair_prefix(demos, levels, "Speak each text as audio tokens.")
-        # Each word is generated after the same prefix, then (``remind``) its own demonstration once more, right
-        # before the query: a small LLM copies what it has just read far better than what lies far back.
+        # Each word is generated after the same prefix, then (``remind``) its own demonstration right before the
+        # query: a small LLM copies what it has just read far better than what lies far back. Reminded, the other
+        # words' demonstrations only cost time (the prompt would grow with the demonstrations, not the text).
+        prefix_prompt = self.builder.pair_prefix([] if remind else demos, levels, "Speak each text as audio tokens.")
         longest = max(2 * sum(len(known[w].token_ids[level]) + 4 for level in levels) for w in words)
         check_generation_fits(self.budget, len(prefix_prompt) + longest + 16, "synthesis")
         prefix = self.lm.prefix(prefix_prompt.ids)
@@ -302,7 +317,10 @@ class ICLPipeline:
             if remind:
                 reminder = self.builder.pair(*demos[demo_of[word]], levels, demo_of[word])
                 state = self.lm.extend(prefix, reminder.ids)
-            codes, tail = self._generate_codes(state, self.builder.input_text(word, None), levels, lengths, report)
+            drafts = audio_ids(known[word].token_ids, levels, False)
+            allowed = [torch.tensor(sorted(set(ids))) for ids in drafts] if demonstrated_only else None
+            query = self.builder.input_text(word, None)
+            codes, tail = self._generate_codes(state, query, levels, lengths, report, drafts, allowed, tolerance)
             parts.append(codes)
             prompt = concat(prompt, reminder, tail)
         codes = Codes(tuple(torch.cat([p.levels[i] for p in parts]) for i in range(len(levels))))
@@ -320,15 +338,22 @@ class ICLPipeline:
         levels: Sequence[int],
         lengths: list[int],
         report: Callable[[int, int], None] = lambda done, total: None,
+        drafts: Sequence[Sequence[int]] | None = None,
+        allowed: Sequence[torch.Tensor] | None = None,
+        tolerance: float = 0.0,
     ) -> tuple[Codes, Prompt]:
         """After ``prefix`` + the query, generate each level's tokens in turn, constrained to that level's codes
-        and of the given length. Returns the codes and the prompt tail (query + generated tokens)."""
+        (or to ``allowed[k]``, a subset of them) and of the given length; ``drafts[k]``: the ids the LLM is
+        expected to copy (checked in blocks, see ``FrozenLM.generate``). Returns the codes and the prompt tail
+        (query + generated tokens)."""
         tail = concat(query_prompt)
         tail.add(self.builder.output_open(), "text")
         state = self.lm.extend(prefix, tail.ids)
         level_ids = []
         for k, (level, length) in enumerate(zip(levels, lengths, strict=True)):
-            ids = self.lm.generate(state, [self._allowed_ids(level)], length)
+            choices = allowed[k] if allowed is not None else self._allowed_ids(level)
+            draft = drafts[k] if drafts is not None else None
+            ids = self.lm.generate(state, [choices], length, draft=draft, tolerance=tolerance)
             level_ids.append(ids)
             report(k + 1, len(levels))
             tail.add(ids.tolist(), "answer", level=level)
