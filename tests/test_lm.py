@@ -115,6 +115,22 @@ def test_tolerance_keeps_the_draft_only_where_the_llm_rates_it_close(tiny_lm):
 
 def test_generate_zero_tokens(tiny_lm):
     assert tiny_lm.generate(PREFIX, [[1]], 0).shape == (0,)
+    assert tiny_lm.generate(PREFIX, [[1]], 0, draft=[1, 1]).shape == (0,)
+
+
+@pytest.mark.parametrize("draft", [None, "greedy", "wrong"])
+def test_generate_and_extend_equals_generate_then_extend(tiny_lm, draft):
+    allowed, n, then = [list(range(12, 40))], 11, [7, 8]
+    prefix = tiny_lm.prefix(PREFIX)
+    greedy = tiny_lm.generate(prefix, allowed, n)
+    drafts = {None: None, "greedy": greedy.tolist(), "wrong": [13] * n}
+    ids, extended = tiny_lm.generate_and_extend(prefix, allowed, n, then, draft=drafts[draft])
+    assert torch.equal(ids, greedy)
+    reference = tiny_lm.extend(prefix, [*greedy.tolist(), *then])
+    assert torch.equal(extended.ids, reference.ids)
+    assert torch.allclose(extended.next_logprobs, reference.next_logprobs, atol=1e-4)
+    for (k, v), (k_ref, v_ref) in zip(extended.kv, reference.kv, strict=True):
+        assert torch.allclose(k, k_ref, atol=1e-4) and torch.allclose(v, v_ref, atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -353,14 +353,16 @@ class ICLPipeline:
         for k, (level, length) in enumerate(zip(levels, lengths, strict=True)):
             choices = allowed[k] if allowed is not None else self._allowed_ids(level)
             draft = drafts[k] if drafts is not None else None
-            ids = self.lm.generate(state, [choices], length, draft=draft, tolerance=tolerance)
+            if k + 1 < len(levels):  # the next level is written after this one and a separator
+                separator = self.builder.text(" |")
+                ids, state = self.lm.generate_and_extend(state, [choices], length, separator, draft, tolerance)
+            else:
+                ids = self.lm.generate(state, [choices], length, draft=draft, tolerance=tolerance)
             level_ids.append(ids)
             report(k + 1, len(levels))
             tail.add(ids.tolist(), "answer", level=level)
             if k + 1 < len(levels):
-                separator = self.builder.text(" |")
                 tail.add(separator, "text")
-                state = self.lm.extend(state, ids.tolist() + separator)
         codes = Codes(
             tuple(self.vocab.from_token_ids(level, ids) for level, ids in zip(levels, level_ids, strict=True))
         )

@@ -202,12 +202,41 @@ class FrozenLM:
         hesitates between the draft and another token, the draft wins; where it clearly prefers another, the
         LLM does. Sampling ignores the draft.
         """
+        if not isinstance(prefix, Prefix):
+            prefix = self.prefix(prefix)
+        return self._write(prefix, allowed_ids_per_step, n, temperature, seed, draft, tolerance)[0]
+
+    @torch.inference_mode()
+    def generate_and_extend(
+        self,
+        prefix: Prefix,
+        allowed_ids_per_step: Sequence[Sequence[int] | torch.Tensor],
+        n: int,
+        then: Sequence[int],
+        draft: Sequence[int] | torch.Tensor | None = None,
+        tolerance: float = 0.0,
+    ) -> tuple[torch.Tensor, Prefix]:
+        """Greedy ``generate``, and ``prefix`` extended by the generated tokens and ``then`` (a separator): the
+        generated tokens already ran while being chosen, so only the last one and ``then`` run again."""
+        then = _as_ids(then)
+        self._check_fits(len(prefix) + n + len(then))
+        ids, cache = self._write(prefix, allowed_ids_per_step, n, 0.0, None, draft, tolerance)
+        fed = torch.cat([ids[-1:], then])
+        if fed.numel() == 0:
+            return ids, prefix
+        out = self.model(self._ids(fed)[None].to(self.device), past_key_values=cache, use_cache=True)
+        extended = Prefix(
+            torch.cat([prefix.ids, ids, then]), _kv_tuple(out.past_key_values), _log_softmax(out.logits[0, -1])
+        )
+        return ids, extended
+
+    def _write(self, prefix: Prefix, allowed_ids_per_step, n: int, temperature, seed, draft, tolerance):
+        """The generated ids and the cache after them (it holds the prefix and every generated token but the
+        last, which no pass needed)."""
         if n < 0:
             raise ValueError(f"Cannot generate {n} tokens.")
         if len(allowed_ids_per_step) not in (1, n):
             raise ValueError(f"Give one allowed set, or one per step ({n}); got {len(allowed_ids_per_step)}.")
-        if not isinstance(prefix, Prefix):
-            prefix = self.prefix(prefix)
         self._check_fits(len(prefix) + n)
         allowed_sets = [self._ids(a) for a in allowed_ids_per_step]
         if any(a.numel() == 0 for a in allowed_sets):
@@ -217,6 +246,8 @@ class FrozenLM:
         def allowed(step: int) -> torch.Tensor:
             return allowed_sets[step if len(allowed_sets) > 1 else 0]
 
+        if n == 0:
+            return torch.zeros(0, dtype=torch.long), self._cache(prefix.kv, 1)
         if draft is not None and temperature <= 0:
             return self._generate_drafted(prefix, allowed, n, _as_ids(draft).tolist(), tolerance)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -227,9 +258,9 @@ class FrozenLM:
             if step + 1 < n:
                 out = self.model(token.view(1, 1).to(self.device), past_key_values=cache, use_cache=True)
                 cache, logprobs = out.past_key_values, _log_softmax(out.logits[0, -1])
-        return torch.tensor(chosen, dtype=torch.long)
+        return torch.tensor(chosen, dtype=torch.long), cache
 
-    def _generate_drafted(self, prefix: Prefix, allowed, n: int, draft: list[int], tolerance: float) -> torch.Tensor:
+    def _generate_drafted(self, prefix: Prefix, allowed, n: int, draft: list[int], tolerance: float):
         """Greedy decoding that verifies the draft's next tokens in one pass (the cache always holds the prefix
         and every chosen token but the newest; rejected draft tokens are cut from it again)."""
 
@@ -246,7 +277,7 @@ class FrozenLM:
             step = len(chosen)
             chosen.append(choose(step, logprobs))
             if len(chosen) == n:
-                return torch.tensor(chosen, dtype=torch.long)
+                return torch.tensor(chosen, dtype=torch.long), cache
             proposal = []
             for i in range(step + 1, min(n, step + 1 + DRAFT_BLOCK, len(draft))):
                 if not bool((allowed(i) == draft[i]).any()):
@@ -264,7 +295,7 @@ class FrozenLM:
                 chosen.append(token)
                 accepted += 1
                 if len(chosen) == n:
-                    return torch.tensor(chosen, dtype=torch.long)
+                    return torch.tensor(chosen, dtype=torch.long), _trimmed(out.past_key_values, len(prefix) + n - 1)
             cache = _trimmed(out.past_key_values, len(prefix) + len(chosen))
             logprobs = _log_softmax(out.logits[0, accepted])
 
