@@ -232,6 +232,19 @@ def test_each_word_is_written_with_its_demonstrations_tokens_only(pipeline):
         assert all(inside) if demonstrated_only else not all(inside)  # a random tiny LLM strays when free
 
 
+def test_a_repeated_word_is_written_once(pipeline, monkeypatch):
+    pairs = [("one", tone(600, 0.4)), ("two", tone(800, 0.4))]
+    once = pipeline.synthesize(pairs, "1 2")
+    calls = []
+    real = pipeline.lm.generate
+    monkeypatch.setattr(pipeline.lm, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    twice = pipeline.synthesize(pairs, "1 2 1 1")
+    assert len(calls) == 2  # the last level of each distinct word (the others go through generate_and_extend)
+    for level, (short, long) in enumerate(zip(once.codes.levels, twice.codes.levels, strict=True)):
+        one = pipeline.tokenize(pairs[0][1]).codes.lengths()[level]
+        assert torch.equal(long, torch.cat([short, short[:one], short[:one]])), level
+
+
 def test_generation_reports_progress_after_every_level(pipeline):
     seen = []
     pipeline.synthesize(

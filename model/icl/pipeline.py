@@ -310,17 +310,24 @@ class ICLPipeline:
         check_generation_fits(self.budget, len(prefix_prompt) + longest + 16, "synthesis")
         prefix = self.lm.prefix(prefix_prompt.ids)
         parts, prompt = [], prefix_prompt
+        written: dict[str, tuple[Codes, Prompt, Prompt]] = {}  # a word's prompt, hence its greedy tokens, never vary
         for i, word in enumerate(words):  # one word at a time: each copies its demonstration's tokens
-            lengths = [len(known[word].token_ids[level]) for level in levels]
             report = _reporter(progress, i / len(words), 1 / len(words), f"word {i + 1} of {len(words)} ({word!r})")
-            state, reminder = prefix, Prompt()
-            if remind:
-                reminder = self.builder.pair(*demos[demo_of[word]], levels, demo_of[word])
-                state = self.lm.extend(prefix, reminder.ids)
-            drafts = audio_ids(known[word].token_ids, levels, False)
-            allowed = [torch.tensor(sorted(set(ids))) for ids in drafts] if demonstrated_only else None
-            query = self.builder.input_text(word, None)
-            codes, tail = self._generate_codes(state, query, levels, lengths, report, drafts, allowed, tolerance)
+            if word in written:
+                for k in range(len(levels)):
+                    report(k + 1, len(levels))
+            else:
+                lengths = [len(known[word].token_ids[level]) for level in levels]
+                state, reminder = prefix, Prompt()
+                if remind:
+                    reminder = self.builder.pair(*demos[demo_of[word]], levels, demo_of[word])
+                    state = self.lm.extend(prefix, reminder.ids)
+                drafts = audio_ids(known[word].token_ids, levels, False)
+                allowed = [torch.tensor(sorted(set(ids))) for ids in drafts] if demonstrated_only else None
+                query = self.builder.input_text(word, None)
+                codes, tail = self._generate_codes(state, query, levels, lengths, report, drafts, allowed, tolerance)
+                written[word] = (codes, reminder, tail)
+            codes, reminder, tail = written[word]
             parts.append(codes)
             prompt = concat(prompt, reminder, tail)
         codes = Codes(tuple(torch.cat([p.levels[i] for p in parts]) for i in range(len(levels))))
