@@ -45,16 +45,6 @@ class VocabCodebook(nn.Module):
         return self.project(self.rows) if self.has_rows else self.frozen
 
     @torch.no_grad()
-    def set_vectors(self, vectors: torch.Tensor) -> None:
-        """Install fixed code vectors (K, code_dim) and drop the rows: the map stops learning. The GPU kit
-        trains this way, carrying the 0.26 MB of vectors instead of the 7 MB of LLM rows they come from."""
-        if vectors.shape != self.frozen.shape:
-            raise ValueError(f"Code vectors must have shape {tuple(self.frozen.shape)}, got {tuple(vectors.shape)}.")
-        self.frozen.copy_(vectors)
-        self.rows.zero_()
-        self.has_rows = False
-
-    @torch.no_grad()
     def freeze(self) -> None:
         """Store the current code vectors, so a saved codec decodes without the rows."""
         self.frozen.copy_(self.project(self.rows))

@@ -356,15 +356,15 @@ class ICLPipeline:
         tail = concat(query_prompt)
         tail.add(self.builder.output_open(), "text")
         state = self.lm.extend(prefix, tail.ids)
+        separator = self.builder.text(" |")
         level_ids = []
         for k, (level, length) in enumerate(zip(levels, lengths, strict=True)):
             choices = allowed[k] if allowed is not None else self._allowed_ids(level)
             draft = drafts[k] if drafts is not None else None
-            if k + 1 < len(levels):  # the next level is written after this one and a separator
-                separator = self.builder.text(" |")
-                ids, state = self.lm.generate_and_extend(state, [choices], length, separator, draft, tolerance)
-            else:
+            if k + 1 == len(levels):
                 ids = self.lm.generate(state, [choices], length, draft=draft, tolerance=tolerance)
+            else:  # the next level is written after this one and a separator
+                ids, state = self.lm.generate_and_extend(state, [choices], length, separator, draft, tolerance)
             level_ids.append(ids)
             report(k + 1, len(levels))
             tail.add(ids.tolist(), "answer", level=level)

@@ -204,7 +204,7 @@ class FrozenLM:
         """
         if not isinstance(prefix, Prefix):
             prefix = self.prefix(prefix)
-        return self._write(prefix, allowed_ids_per_step, n, temperature, seed, draft, tolerance)[0]
+        return self._generate_with_cache(prefix, allowed_ids_per_step, n, temperature, seed, draft, tolerance)[0]
 
     @torch.inference_mode()
     def generate_and_extend(
@@ -220,7 +220,7 @@ class FrozenLM:
         generated tokens already ran while being chosen, so only the last one and ``then`` run again."""
         then = _as_ids(then)
         self._check_fits(len(prefix) + n + len(then))
-        ids, cache = self._write(prefix, allowed_ids_per_step, n, 0.0, None, draft, tolerance)
+        ids, cache = self._generate_with_cache(prefix, allowed_ids_per_step, n, 0.0, None, draft, tolerance)
         fed = torch.cat([ids[-1:], then])
         if fed.numel() == 0:
             return ids, prefix
@@ -230,7 +230,7 @@ class FrozenLM:
         )
         return ids, extended
 
-    def _write(self, prefix: Prefix, allowed_ids_per_step, n: int, temperature, seed, draft, tolerance):
+    def _generate_with_cache(self, prefix: Prefix, allowed_ids_per_step, n: int, temperature, seed, draft, tolerance):
         """The generated ids and the cache after them (it holds the prefix and every generated token but the
         last, which no pass needed)."""
         if n < 0:
@@ -288,16 +288,14 @@ class FrozenLM:
                 fed = fed[:-1]  # the last token is only checked: what would follow it is never needed
             fed = torch.tensor(fed, dtype=torch.long)
             out = self.model(fed[None].to(self.device), past_key_values=cache, use_cache=True)
-            accepted = 0
             for i, token in enumerate(proposal):
                 if choose(step + 1 + i, _log_softmax(out.logits[0, i])) != token:
                     break
                 chosen.append(token)
-                accepted += 1
                 if len(chosen) == n:
                     return torch.tensor(chosen, dtype=torch.long), _trimmed(out.past_key_values, len(prefix) + n - 1)
             cache = _trimmed(out.past_key_values, len(prefix) + len(chosen))
-            logprobs = _log_softmax(out.logits[0, accepted])
+            logprobs = _log_softmax(out.logits[0, len(chosen) - step - 1])  # after the last draft token kept
 
     @torch.inference_mode()
     def attention_from_last(self, prefix: Prefix, ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
