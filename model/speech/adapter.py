@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 CONFIG_NAME, WEIGHTS_NAME = "adapter.json", "adapter.safetensors"
+READS = ("vectors", "vocabulary")
 
 
 @dataclass
@@ -33,6 +34,10 @@ class AdapterConfig:
     embedding_norm: float = 1.0  # typical norm of the LLM's token embeddings (set at training time)
     aligned: bool = False  # trained with the CTC alignment stage: its outputs are CTC-compressed for the LLM
     vocabulary_size: int = 0  # aligned: how many LLM tokens the CTC head scores (those of the training text, sorted)
+    # aligned: what the LLM reads for each compressed run of frames — "vectors": the adapter's own outputs,
+    # averaged; "vocabulary": the head's expected token embedding (its probabilities over the vocabulary times the
+    # LLM's embeddings of those tokens), a point inside the span of what the LLM was trained to read
+    reads: str = "vectors"
 
     @property
     def rate(self) -> float:
@@ -100,9 +105,15 @@ class SpeechAdapter(nn.Module):
         keep = torch.unique_consecutive(best) >= 0
         if not bool(keep.any()):
             return speech[:0]
-        sums = torch.zeros(len(counts), speech.shape[-1], dtype=speech.dtype, device=speech.device)
-        merged = (sums.index_add(0, run, speech) / counts.to(speech.dtype)[:, None])[keep]
-        return self._at_embedding_norm(merged)
+
+        def run_means(x: torch.Tensor) -> torch.Tensor:
+            sums = torch.zeros(len(counts), x.shape[-1], dtype=x.dtype, device=x.device)
+            return (sums.index_add(0, run, x) / counts.to(x.dtype)[:, None])[keep]
+
+        if self.config.reads == "vocabulary":
+            probabilities = self.token_logits(speech, table)[:, 1:].softmax(-1)  # the tokens' share, blank left out
+            return run_means(probabilities) @ table[self.vocabulary].to(speech.dtype)
+        return self._at_embedding_norm(run_means(speech))
 
     def heard(self, speech: torch.Tensor, table: torch.Tensor) -> list[int]:
         """The LLM token ids the alignment head reads in (T, D) speech embeddings (CTC greedy: best token per
@@ -133,6 +144,8 @@ class SpeechAdapter(nn.Module):
         config = AdapterConfig(
             **{k: v for k, v in json.loads((folder / CONFIG_NAME).read_text()).items() if k in fields}
         )
+        if config.reads not in READS:
+            raise ValueError(f"{folder}: unknown reads={config.reads!r} (use one of {READS}).")
         adapter = cls(config)
         adapter.load_state_dict(load_file(folder / WEIGHTS_NAME))
         return adapter.eval()

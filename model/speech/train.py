@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from model.schedule import warmup_cosine
-from model.speech.adapter import AdapterConfig, SpeechAdapter
+from model.speech.adapter import READS, AdapterConfig, SpeechAdapter
 
 logger = logging.getLogger("model.speech.train")
 
@@ -54,6 +54,7 @@ class AskTrainConfig:
     align_batch: int = 32
     ctc_weight: float = 0.5  # aligned: the CTC loss kept beside the distillation, so the alignment holds
     ctc_negatives: int = 1024  # tokens scored per CTC step besides the batch's own (0: the whole vocabulary)
+    reads: str = "vocabulary"  # aligned: what the LLM reads per compressed run (``AdapterConfig.reads``)
     match_weight: float = 1.0  # alignment stage: pull the frames read as a transcript token onto its embedding
     frames_from: str = ""  # another run on the same manifest whose cached Whisper frames to reuse
     seed: int = 0
@@ -289,6 +290,7 @@ def train(
         embedding_norm=float(table.norm(dim=1).median()),
         aligned=alignment is not None,
         vocabulary_size=len(alignment["vocabulary"]) if alignment else 0,
+        reads=config.reads if alignment else "vectors",
     )
     adapter = SpeechAdapter(adapter_config)
     if alignment:
@@ -401,6 +403,9 @@ def main() -> None:
     plan.add_argument(
         "--match-weight", type=float, help=f"alignment's embedding match (default {AskTrainConfig.match_weight})"
     )
+    plan.add_argument(
+        "--reads", choices=READS, help=f"what the LLM reads of an aligned adapter (default {AskTrainConfig.reads!r})"
+    )
     parser.add_argument("--frames-from", default="", help="reuse the Whisper frames of another run on this manifest")
     parser.add_argument("--minutes", type=float)
     parser.add_argument("--export", type=Path, help="write the run's adapter here instead of training")
@@ -410,6 +415,7 @@ def main() -> None:
         print(f"exported to {export(args.run, args.export)}")
         return
     given = {"schedule_steps": args.schedule_steps, "align_steps": args.align_steps, "match_weight": args.match_weight}
+    given |= {"reads": args.reads}
     given = {k: v for k, v in given.items() if v is not None}
     config = AskTrainConfig(manifest=args.manifest, lm=args.lm, frames_from=args.frames_from, **given)
     train(args.run, config, args.steps, args.minutes, extend=given)
