@@ -1,7 +1,7 @@
 """Speech in, text out, on the development prompts of ``ask_set/`` (``python scripts/build_ask_set.py``): voices and
 question texts never trained on. Needs ``pip install -r requirements-bench.txt`` (ROUGE).
 
-    python -m bench.ask [--lm tiny] [--adapter DIR] [--dtype auto] [--questions 0] [--passages 20]
+    python -m bench.ask [--lm tiny] [--adapter DIR] [--dtype auto] [--questions 0] [--passages 20] [--parts …] [--keep]
 
 * **Questions** with one-word answers: first the LLM answers from the transcript; the prompts it gets right
   are kept (so the accuracy from text is 1 on them by construction), then the same prompts are asked from
@@ -158,6 +158,12 @@ def main() -> None:
         "--questions-from-log", type=Path, help="take the question rows a run printed (its log) instead of asking"
     )
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the parts of an existing --out file that this run does not redo (e.g. --parts latency on an idle "
+        "machine after the rest ran beside a training job)",
+    )
     args = parser.parse_args()
     pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, dtype=args.dtype)
     clips = [c for c in json.loads((args.set / "manifest.json").read_text())["clips"] if c["split"] == "dev"]
@@ -178,6 +184,8 @@ def main() -> None:
     if "latency" in parts:
         report["latency"] = latency(pipeline, spoken[0], args.set)
     out = args.out or ROOT / "bench_results" / f"ask_{args.lm}.json"
+    if args.keep and out.exists():
+        report = json.loads(out.read_text())["results"] | report
     write_result(out, report, {k: str(v) for k, v in vars(args).items()})
     print(json.dumps({k: v["summary"] for k, v in report.items() if isinstance(v, dict) and "summary" in v}))
     print(json.dumps(report.get("latency", {})))
