@@ -39,6 +39,10 @@ class AdapterConfig:
     # LLM's embeddings of those tokens), a point inside the span of what the LLM was trained to read
     reads: str = "vectors"
 
+    def __post_init__(self) -> None:
+        if self.reads not in READS:
+            raise ValueError(f"unknown reads={self.reads!r} (use one of {READS}).")
+
     @property
     def rate(self) -> float:
         return 50.0 / self.stack
@@ -87,7 +91,10 @@ class SpeechAdapter(nn.Module):
     @torch.no_grad()
     def best_tokens(self, speech: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """(T, D) → (T,) the LLM token id the head reads in each frame, -1 where it reads the blank."""
-        best = self.token_logits(speech, table).argmax(-1)  # 0: blank
+        return self._best_ids(self.token_logits(speech, table))
+
+    def _best_ids(self, logits: torch.Tensor) -> torch.Tensor:
+        best = logits.detach().argmax(-1)  # 0: blank
         return torch.where(best > 0, self.vocabulary[(best - 1).clamp(min=0)], -1)
 
     def vocabulary_index(self, ids: torch.Tensor) -> torch.Tensor:
@@ -100,9 +107,9 @@ class SpeechAdapter(nn.Module):
         (differentiably: the choice of frames is discrete, the average is not)."""
         if not self.config.aligned:
             return speech
-        best = self.best_tokens(speech, table)
-        _, run, counts = torch.unique_consecutive(best, return_inverse=True, return_counts=True)
-        keep = torch.unique_consecutive(best) >= 0
+        logits = self.token_logits(speech, table)  # once: it picks the runs and, read as vocabulary, fills them
+        ids, run, counts = torch.unique_consecutive(self._best_ids(logits), return_inverse=True, return_counts=True)
+        keep = ids >= 0
         if not bool(keep.any()):
             return speech[:0]
 
@@ -111,7 +118,7 @@ class SpeechAdapter(nn.Module):
             return (sums.index_add(0, run, x) / counts.to(x.dtype)[:, None])[keep]
 
         if self.config.reads == "vocabulary":
-            probabilities = self.token_logits(speech, table)[:, 1:].softmax(-1)  # the tokens' share, blank left out
+            probabilities = logits[:, 1:].softmax(-1)  # the tokens' share, blank left out
             return run_means(probabilities) @ table[self.vocabulary].to(speech.dtype)
         return self._at_embedding_norm(run_means(speech))
 
@@ -144,8 +151,6 @@ class SpeechAdapter(nn.Module):
         config = AdapterConfig(
             **{k: v for k, v in json.loads((folder / CONFIG_NAME).read_text()).items() if k in fields}
         )
-        if config.reads not in READS:
-            raise ValueError(f"{folder}: unknown reads={config.reads!r} (use one of {READS}).")
         adapter = cls(config)
         adapter.load_state_dict(load_file(folder / WEIGHTS_NAME))
         return adapter.eval()

@@ -414,9 +414,8 @@ def main() -> None:
     if args.export:
         print(f"exported to {export(args.run, args.export)}")
         return
-    given = {"schedule_steps": args.schedule_steps, "align_steps": args.align_steps, "match_weight": args.match_weight}
-    given |= {"reads": args.reads}
-    given = {k: v for k, v in given.items() if v is not None}
+    settings = ("schedule_steps", "align_steps", "match_weight", "reads")
+    given = {k: getattr(args, k) for k in settings if getattr(args, k) is not None}
     config = AskTrainConfig(manifest=args.manifest, lm=args.lm, frames_from=args.frames_from, **given)
     train(args.run, config, args.steps, args.minutes, extend=given)
 
