@@ -17,7 +17,7 @@ class AppSettings:
     port: int = 7860
     share: bool = False
     device: str = "auto"
-    dtype: str = "auto"  # the LLM's: auto, int8 (CPU), bf16, fp32 (model/lm/devices.py)
+    dtype: str = "auto"  # the LLM's: auto, int8 (CPU), bf16, fp32 (model/devices.py)
     lm: str = "default"
     codec: str = str(DEFAULT_CODEC)
     max_file_mb: int = 20  # per upload; longer clips are refused by the audio limits anyway

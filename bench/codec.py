@@ -58,8 +58,9 @@ def quality(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items() if v} | {"clips": min(limit, len(clips))}
 
 
-def vocoder_ceiling(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
-    """The frozen vocoder on the clip's own log-mel (no codec): the best any mel-domain codec could reach."""
+def vocoder_ceiling(codec: LLMCodec, clips: list[dict], limit: int, vocoder: torch.nn.Module) -> dict:
+    """The universal HiFi-GAN (float32, not the codec's fine-tuned one) on the clip's own log-mel, no codec: the
+    best a mel-domain codec with this vocoder design could reach."""
     from pesq import pesq
     from pystoi import stoi
 
@@ -67,7 +68,7 @@ def vocoder_ceiling(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
     for clip in clips[:limit]:
         audio = load_audio(clip["path"])
         with torch.inference_mode():
-            wav = codec.vocoder(codec.log_mel(audio.samples))[0, 0].numpy()
+            wav = vocoder(codec.log_mel(audio.samples))[0, 0].numpy()
         out = resample(wav, codec.config.mel_rate, 16_000)[: len(audio.samples)]
         out = np.pad(out, (0, len(audio.samples) - len(out)))
         with contextlib.suppress(Exception):
@@ -180,12 +181,19 @@ def main() -> None:
     }
     commands = load_clips(args.dev, "commands")
     if "quality" in args.parts:
+        from model.codec.vocoder import TUNED_NAME, load_hifigan
+
+        universal = load_hifigan()
+        result["vocoder"] = {
+            "fine_tuned": (Path(args.checkpoint) / TUNED_NAME).is_file(),
+            "dtype": str(next(codec.vocoder.parameters()).dtype).removeprefix("torch."),
+        }
         result["quality"] = {}
         for name in args.categories:
             task, role = CATEGORIES[name]
             clips = [c for c in load_clips(args.dev, task) if not role or c["role"] == role]
             result["quality"][name] = quality(codec, clips, args.clips)
-            result["quality"][name]["vocoder_ceiling"] = vocoder_ceiling(codec, clips, args.clips)
+            result["quality"][name]["vocoder_ceiling"] = vocoder_ceiling(codec, clips, args.clips, universal)
             print(name, result["quality"][name], flush=True)
     if "usage" in args.parts:
         tasks = ("commands", "sounds", "language", "style", "enhance")

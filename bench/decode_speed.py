@@ -1,6 +1,7 @@
 """Where decoding time goes, and whether onnxruntime speeds up the vocoder (the codec issue's speed target:
 encode + decode ≥ 15× real time on 2 cores). Times, on one 10-s clip: encode, the codec's mel decoder,
-HiFi-GAN V1 in PyTorch and, when ``onnx`` is installed, the same generator exported to onnxruntime.
+HiFi-GAN V1 in PyTorch (float32, and bfloat16 where the CPU multiplies it natively — what ``load_codec``
+picks there) and, when ``onnx`` is installed, the float32 generator exported to onnxruntime.
 
     python -m bench.decode_speed [--codec checkpoints/codec] [--seconds 10] [--threads 2]
 """
@@ -54,8 +55,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from model.codec.io import load_codec
+    from model.devices import resolve_dtype
 
-    codec = load_codec(args.codec)
+    codec = load_codec(args.codec, vocoder_dtype="float32")
     speech = load_audio(ROOT / "demo_examples" / "enhance" / "pair00_clean.flac").samples
     samples = np.resize(speech, int(args.seconds * 16_000)).astype(np.float32)
     audio = Audio(samples, 16_000, "speech")
@@ -67,12 +69,18 @@ def main() -> None:
         timings = {
             "encode": best_of(lambda: codec.encode(audio), args.repeats),
             "mel_decoder": best_of(lambda: codec.decoder_mel(levels, frames), args.repeats),
-            "hifigan_torch": best_of(lambda: codec.vocoder(mel), args.repeats),
+            "hifigan_torch": best_of(lambda: codec.vocode(mel), args.repeats),
             "decode_total_torch": best_of(lambda: codec.decode(codes), args.repeats),
         }
     session, error = onnx_vocoder(codec.vocoder, mel, args.threads)
     if session is not None:
         timings["hifigan_onnxruntime"] = best_of(lambda: session.run(None, {"mel": mel.numpy()}), args.repeats)
+    bf16 = resolve_dtype("auto", torch.device("cpu")) == torch.bfloat16
+    if bf16:  # what load_codec's "auto" picks on this CPU
+        codec.vocoder.to(torch.bfloat16)
+        with torch.inference_mode():
+            timings["hifigan_torch_bf16"] = best_of(lambda: codec.vocode(mel), args.repeats)
+            timings["decode_total_torch_bf16"] = best_of(lambda: codec.decode(codes), args.repeats)
     seconds = args.seconds
     result = {
         "clip_seconds": seconds,
@@ -89,6 +97,10 @@ def main() -> None:
         rest = timings["decode_total_torch"] - timings["hifigan_torch"]
         result["x_realtime"]["encode_decode_onnxruntime"] = round(
             seconds / (timings["encode"] + rest + timings["hifigan_onnxruntime"]), 1
+        )
+    if bf16:
+        result["x_realtime"]["encode_decode_torch_bf16"] = round(
+            seconds / (timings["encode"] + timings["decode_total_torch_bf16"]), 1
         )
     result["vocoder_share_of_decode"] = round(timings["hifigan_torch"] / timings["decode_total_torch"], 3)
     print(result)

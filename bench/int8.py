@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from bench.provenance import write_result
-from model.lm.devices import quantize_int8
+from model.devices import quantize_int8
 from model.lm.frozen import FrozenLM
 
 TEXT = "The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore. " * 30

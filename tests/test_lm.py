@@ -155,7 +155,7 @@ def test_bad_calls_raise_clear_errors(tiny_lm, call, message):
 def test_int8_follows_float32_on_the_cpu(tiny_lm):
     import copy
 
-    from model.lm.devices import quantize_int8, wants_int8
+    from model.devices import quantize_int8, wants_int8
 
     ids = torch.randint(0, tiny_lm.vocab_size, (1, 24))
     quantized = quantize_int8(copy.deepcopy(tiny_lm.model))

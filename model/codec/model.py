@@ -247,12 +247,17 @@ class LLMCodec(nn.Module):
         device = self.mel.filters.device
         levels = [torch.as_tensor(c, dtype=torch.long, device=device) for c in self._from_codes(codes)]
         frames = self._frames_of(codes)
-        mel = self.decoder_mel(levels, frames)
-        wav = self.vocoder(mel)[0, 0].float().cpu().numpy()
-        samples = resample(wav, self.config.mel_rate, SAMPLE_RATE)
+        samples = resample(self.vocode(self.decoder_mel(levels, frames)), self.config.mel_rate, SAMPLE_RATE)
         length = codes.num_samples or len(samples)
         samples = np.pad(samples, (0, max(0, length - len(samples))))[:length]
         return Audio(samples.astype(np.float32), SAMPLE_RATE, "reconstruction")
+
+    @torch.inference_mode()
+    def vocode(self, mel: torch.Tensor) -> np.ndarray:
+        """(1, 80, T) log-mel → (T · hop,) float32 waveform at ``mel_rate``, in whatever dtype the vocoder holds
+        (``load_codec`` puts the real one in bfloat16 where the CPU multiplies it natively)."""
+        dtype = next(self.vocoder.parameters()).dtype
+        return self.vocoder(mel.to(dtype))[0, 0].float().cpu().numpy()
 
     def decoder_mel(self, levels: list[torch.Tensor], frames: int) -> torch.Tensor:
         """(1, 80, frames) log-mel from level codes (level 0 first; finer levels optional; pitch, when the

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
+from model.devices import quantize_int8, resolve_device, resolve_dtype, wants_int8
 from model.lm import store as lm_store
-from model.lm.devices import quantize_int8, resolve_device, resolve_dtype, wants_int8
 
 logger = logging.getLogger(__name__)
 
