@@ -12,7 +12,17 @@ import torch
 
 from model.audio import Audio, save_audio
 from model.codec.vocoder import FROZEN_IN_TUNING, TUNED_NAME, load_hifigan, tunable
-from model.codec.vocoder_tune import TuneConfig, decoded_pairs, export, sample_batch, stft_loss, tune, tune_loss
+from model.codec.vocoder_tune import (
+    SpectrogramCritics,
+    TuneConfig,
+    critic_loss,
+    decoded_pairs,
+    export,
+    sample_batch,
+    stft_loss,
+    tune,
+    tune_loss,
+)
 from model.debug import debug_codec
 from tests.conftest import sine
 
@@ -68,9 +78,9 @@ def test_tuning_lowers_the_loss(config, tmp_path):
     codec = debug_codec(seed=0)
     pairs = decoded_pairs(codec, Path(config.manifest), config)
     mel, wav = sample_batch(pairs, replace(config, batch=6), random.Random(1), codec.config.mel_hop)
-    before = tune_loss(codec.vocoder, codec.mel, mel, wav, config)["loss"].item()
+    before = tune_loss(codec.vocoder, codec.mel, mel, wav, config)[0]["loss"].item()
     tune(tmp_path / "run", codec, config, steps=40, pairs=pairs)
-    after = tune_loss(codec.vocoder, codec.mel, mel, wav, config)["loss"].item()
+    after = tune_loss(codec.vocoder, codec.mel, mel, wav, config)[0]["loss"].item()
     assert after < 0.9 * before
 
 
@@ -112,3 +122,27 @@ def test_a_file_of_other_tensors_is_refused(tmp_path):
     save_file({"not.a.layer": torch.zeros(3)}, tmp_path / TUNED_NAME)
     with pytest.raises(ValueError, match="not a tuned HiFi-GAN"):
         load_hifigan(tuned=tmp_path / TUNED_NAME)
+
+
+def test_the_critics_learn_to_tell_the_clip_from_a_blurred_copy():
+    torch.manual_seed(0)
+    critics = SpectrogramCritics(TuneConfig().stft_resolutions)
+    optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99))
+    clip = torch.randn(4, 4096)
+    blurred = torch.nn.functional.avg_pool1d(clip[:, None], 9, stride=1, padding=4)[:, 0]
+    first = critic_loss(critics, blurred, clip).item()
+    for _ in range(30):
+        optimizer.zero_grad()
+        critic_loss(critics, blurred, clip).backward()
+        optimizer.step()
+    assert critic_loss(critics, blurred, clip).item() < 0.5 * first
+
+
+def test_a_state_saved_before_the_critics_existed_resumes(config, tmp_path):
+    codec = debug_codec(seed=0)
+    pairs = decoded_pairs(codec, Path(config.manifest), config)
+    tune(tmp_path / "run", codec, config, steps=5, pairs=pairs)
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
+    del state["critics"], state["critic_optimizer"]
+    torch.save(state, tmp_path / "run" / "state.pt")
+    assert tune(tmp_path / "run", debug_codec(seed=0), config, steps=8, pairs=pairs) == 8

@@ -4,8 +4,12 @@ The universal HiFi-GAN was trained on true log-mels; the codec's decoder gives i
 answers small smooth errors with buzz (``bench/codec_bottleneck.py``). Here the generator learns to map *what
 the codec decodes* to *the clip that was encoded*: pairs (decoded log-mel, original 22,050-Hz waveform) are
 made once with a trained codec, then random segments are fitted with a log-mel L1 loss plus a multi-resolution
-STFT loss (spectral convergence + log magnitude). No discriminator: on a CPU the fine-tune has a few thousand
-steps, short enough that the universal generator's phase stays as it was.
+STFT loss (spectral convergence + log magnitude) and, from ``adversarial_from`` steps, small critics on
+log-magnitude spectrograms at three resolutions (UnivNet's multi-resolution idea, with the codec's own patch
+critic, ``model.codec.discriminator``): a regression loss alone asks the vocoder for the mean of every detail
+the decoded mel leaves open, which is the blur this fine-tune is for. Waveform critics (HiFi-GAN's period and
+scale discriminators, ~70 M parameters) would cost more than the generator on a CPU; the spectrogram critics
+are ~0.1 M each.
 
     python -m model.codec.vocoder_tune --codec checkpoints/codec --run runs/vocoder --steps 3000 \
         --eval-dev dev_set/manifest.json              # start, or resume the same run
@@ -30,6 +34,7 @@ import torch
 from torch.nn import functional as F
 
 from model.audio import SAMPLE_RATE, load_audio, resample
+from model.codec.discriminator import MelDiscriminator, discriminator_loss, generator_losses
 from model.codec.vocoder import TUNED_NAME, load_hifigan, tunable
 from model.schedule import warmup_cosine
 
@@ -46,6 +51,9 @@ class TuneConfig:
     schedule_steps: int = 8000  # the fixed horizon of the cosine: a resumed run follows the same curve
     coarse_share: float = 0.2  # share of clips also paired with their levels-0–1 decode (what prompts hear)
     stft_resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
+    adversarial_from: int = 0  # the critics train from the start; the generator feels them from this step
+    adversarial_weight: float = 0.1
+    matching_weight: float = 0.2
     save_every: int = 50
     eval_every: int = 250
     seed: int = 0
@@ -118,11 +126,46 @@ def stft_loss(output: torch.Tensor, target: torch.Tensor, resolutions) -> torch.
     return total / len(resolutions)
 
 
-def tune_loss(vocoder, to_mel, mel: torch.Tensor, wav: torch.Tensor, config: TuneConfig) -> dict:
+def log_spectrogram(wav: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """(B, N) → (B, n_fft / 2 + 1, frames) log magnitude, what a critic sees."""
+    window = torch.hann_window(n_fft, device=wav.device)
+    return torch.stft(wav, n_fft, hop, n_fft, window, return_complex=True).abs().clamp(min=1e-5).log()
+
+
+class SpectrogramCritics(torch.nn.Module):
+    """One patch critic per STFT resolution, on log magnitudes."""
+
+    def __init__(self, resolutions: tuple[tuple[int, int], ...]):
+        super().__init__()
+        self.resolutions = resolutions
+        self.critics = torch.nn.ModuleList(MelDiscriminator() for _ in resolutions)
+
+    def views(self, wav: torch.Tensor) -> list[torch.Tensor]:
+        return [log_spectrogram(wav, n_fft, hop) for n_fft, hop in self.resolutions]
+
+
+def critic_loss(critics: SpectrogramCritics, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    real, fake = critics.views(target), critics.views(output.detach())
+    parts = [discriminator_loss(c, r, f) for c, r, f in zip(critics.critics, real, fake, strict=True)]
+    return sum(parts) / len(parts)
+
+
+def tune_loss(
+    vocoder, to_mel, mel: torch.Tensor, wav: torch.Tensor, config: TuneConfig, critics=None
+) -> tuple[dict, torch.Tensor]:
+    """The generator's losses on one batch (with the critics' when given) and its output."""
     output = vocoder(mel)[:, 0, : wav.shape[-1]]
     mel_l1 = (to_mel(output) - to_mel(wav)).abs().mean()
     stft = stft_loss(output, wav, config.stft_resolutions)
-    return {"loss": mel_l1 + stft, "mel_l1": mel_l1, "stft": stft}
+    losses = {"loss": mel_l1 + stft, "mel_l1": mel_l1, "stft": stft}
+    if critics is not None:
+        real, fake = critics.views(wav), critics.views(output)
+        pairs = [generator_losses(c, r, f) for c, r, f in zip(critics.critics, real, fake, strict=True)]
+        losses["fooling"] = sum(p[0] for p in pairs) / len(pairs)
+        losses["matching"] = sum(p[1] for p in pairs) / len(pairs)
+        adversarial = config.adversarial_weight * losses["fooling"] + config.matching_weight * losses["matching"]
+        losses["loss"] = losses["loss"] + adversarial
+    return losses, output
 
 
 # --- training -----------------------------------------------------------------------------------------------
@@ -154,6 +197,9 @@ def tune(
     for p in params:
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(0.8, 0.99), weight_decay=0.0)
+    torch.manual_seed(config.seed)
+    critics = SpectrogramCritics(config.stft_resolutions)
+    critic_optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99))
     rng = random.Random(config.seed)
     step = 0
     if resumed:
@@ -161,12 +207,16 @@ def tune(
         optimizer.load_state_dict(resumed["optimizer"])
         rng.setstate(_tuple_state(resumed["rng"]))
         step = resumed["step"]
+        if "critics" in resumed:  # a run started before the critics existed gets fresh ones
+            critics.load_state_dict(resumed["critics"])
+            critic_optimizer.load_state_dict(resumed["critic_optimizer"])
     to_mel = codec.mel
     hop = codec.config.mel_hop
     started = time.monotonic()
 
     def save() -> None:
         state = {"vocoder": vocoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+        state |= {"critics": critics.state_dict(), "critic_optimizer": critic_optimizer.state_dict()}
         state |= {"rng": rng.getstate(), "config": asdict(config)}
         torch.save(state, run / "state.tmp")
         (run / "state.tmp").replace(state_path)
@@ -175,11 +225,16 @@ def tune(
         for group in optimizer.param_groups:
             group["lr"] = warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
         mel, wav = sample_batch(pairs, config, rng, hop)
-        losses = tune_loss(vocoder, to_mel, mel, wav, config)
+        adversarial = step >= config.adversarial_from
+        losses, output = tune_loss(vocoder, to_mel, mel, wav, config, critics if adversarial else None)
         optimizer.zero_grad()
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
         optimizer.step()
+        critic_optimizer.zero_grad()
+        losses["critic"] = critic_loss(critics, output, wav)
+        losses["critic"].backward()
+        critic_optimizer.step()
         step += 1
         record = {"step": step, **{k: round(v.item(), 4) for k, v in losses.items()}}
         if step % config.save_every == 0 or step == steps:
