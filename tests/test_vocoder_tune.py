@@ -18,6 +18,7 @@ from model.codec.vocoder_tune import (
     critic_loss,
     decoded_pairs,
     export,
+    low_rank_delta,
     sample_batch,
     stft_loss,
     tune,
@@ -146,3 +147,32 @@ def test_a_state_saved_before_the_critics_existed_resumes(config, tmp_path):
     del state["critics"], state["critic_optimizer"]
     torch.save(state, tmp_path / "run" / "state.pt")
     assert tune(tmp_path / "run", debug_codec(seed=0), config, steps=8, pairs=pairs) == 8
+
+
+def test_a_low_rank_change_is_recovered_exactly_and_vectors_stay_whole():
+    universal = torch.randn(8, 6, 3)
+    change = torch.randn(8, 2) @ torch.randn(2, 18)
+    parts = low_rank_delta(universal + change.reshape(8, 6, 3), universal, rank=2)
+    assert torch.allclose(parts["delta_up"] @ parts["delta_down"], change, atol=1e-5)
+    assert low_rank_delta(torch.randn(8), torch.randn(8), rank=2) is None  # a bias is stored whole
+    assert low_rank_delta(torch.randn(4, 4), torch.randn(4, 4), rank=2) is None  # not smaller in low rank
+
+
+@pytest.mark.integration
+def test_a_low_rank_export_loads_back_to_the_tuned_generator(tmp_path):
+    universal = load_hifigan()
+    generator = torch.Generator().manual_seed(0)
+    tuned = {}
+    for key, value in universal.state_dict().items():
+        if tunable(key) and value.dim() > 1:  # a rank-1 change of every weight
+            rows, cols = value.shape[0], value[0].numel()
+            change = torch.randn(rows, 1, generator=generator) @ torch.randn(1, cols, generator=generator)
+            value = value + 0.01 * change.reshape(value.shape)
+        tuned[key] = value
+    torch.save({"vocoder": tuned, "step": 3}, tmp_path / "state.pt")
+    full = export(tmp_path, tmp_path / "full").stat().st_size
+    path = export(tmp_path, tmp_path / "low", rank=2)
+    assert path.stat().st_size < full / 10
+    loaded = load_hifigan(tuned=path).state_dict()
+    for key, value in tuned.items():
+        assert torch.allclose(loaded[key], value, atol=2e-3), key

@@ -52,12 +52,22 @@ def load_hifigan(device: torch.device | str = "cpu", tuned: Path | None = None) 
     return generator.eval().requires_grad_(False).to(device)
 
 
+_LOW_RANK = (".delta_up", ".delta_down")  # a weight stored as its change from the universal one, in low rank
+
+
 def _load_tuned(generator: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import load_file
 
     own = generator.state_dict()
-    tensors = load_file(path)
-    wrong = [k for k, v in tensors.items() if k not in own or own[k].shape != v.shape]
-    if wrong or not tensors:
+    tensors = {k: v.float() for k, v in load_file(path).items()}
+    tuned = {k: v for k, v in tensors.items() if not k.endswith(_LOW_RANK)}
+    for key in {k.rsplit(".", 1)[0] for k in tensors if k.endswith(_LOW_RANK)}:
+        up, down = tensors.get(f"{key}.delta_up"), tensors.get(f"{key}.delta_down")
+        if key not in own or up is None or down is None or (up @ down).numel() != own[key].numel():
+            tuned[key + ".delta_up"] = up  # reported as unexpected below
+            continue
+        tuned[key] = own[key] + (up @ down).reshape(own[key].shape)
+    wrong = [k for k, v in tuned.items() if k not in own or v is None or own[k].shape != v.shape]
+    if wrong or not tuned:
         raise ValueError(f"{path} is not a tuned HiFi-GAN V1 generator (unexpected tensors: {wrong[:3]}).")
-    generator.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    generator.load_state_dict(tuned, strict=False)

