@@ -4,7 +4,7 @@ The universal HiFi-GAN was trained on true log-mels; the codec's decoder gives i
 answers small smooth errors with buzz (``bench/codec_bottleneck.py``). Here the generator learns to map *what
 the codec decodes* to *the clip that was encoded*: pairs (decoded log-mel, original 22,050-Hz waveform) are
 made once with a trained codec, then random segments are fitted with a log-mel L1 loss plus a multi-resolution
-STFT loss (spectral convergence + log magnitude) and, from ``adversarial_from`` steps, small critics on
+STFT loss (spectral convergence + log magnitude) and, with ``--adversarial``, small critics on
 log-magnitude spectrograms at three resolutions (UnivNet's multi-resolution idea, with the codec's own patch
 critic, ``model.codec.discriminator``): a regression loss alone asks the vocoder for the mean of every detail
 the decoded mel leaves open, which is the blur this fine-tune is for. Waveform critics (HiFi-GAN's period and
@@ -51,7 +51,8 @@ class TuneConfig:
     schedule_steps: int = 8000  # the fixed horizon of the cosine: a resumed run follows the same curve
     coarse_share: float = 0.2  # share of clips also paired with their levels-0–1 decode (what prompts hear)
     stft_resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
-    adversarial_from: int = 0  # the critics train from the start; the generator feels them from this step
+    adversarial: bool = False  # spectrogram critics: off by default (on 10 development clips they did not
+    # lift PESQ/STOI/DNSMOS over the regression losses in the 300 steps a CPU run gave them; see the model card)
     adversarial_weight: float = 0.1
     matching_weight: float = 0.2
     save_every: int = 50
@@ -198,8 +199,8 @@ def tune(
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(0.8, 0.99), weight_decay=0.0)
     torch.manual_seed(config.seed)
-    critics = SpectrogramCritics(config.stft_resolutions)
-    critic_optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99))
+    critics = SpectrogramCritics(config.stft_resolutions) if config.adversarial else None
+    critic_optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99)) if critics else None
     rng = random.Random(config.seed)
     step = 0
     if resumed:
@@ -207,7 +208,7 @@ def tune(
         optimizer.load_state_dict(resumed["optimizer"])
         rng.setstate(_tuple_state(resumed["rng"]))
         step = resumed["step"]
-        if "critics" in resumed:  # a run started before the critics existed gets fresh ones
+        if critics:
             critics.load_state_dict(resumed["critics"])
             critic_optimizer.load_state_dict(resumed["critic_optimizer"])
     to_mel = codec.mel
@@ -216,7 +217,8 @@ def tune(
 
     def save() -> None:
         state = {"vocoder": vocoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
-        state |= {"critics": critics.state_dict(), "critic_optimizer": critic_optimizer.state_dict()}
+        if critics:
+            state |= {"critics": critics.state_dict(), "critic_optimizer": critic_optimizer.state_dict()}
         state |= {"rng": rng.getstate(), "config": asdict(config)}
         torch.save(state, run / "state.tmp")
         (run / "state.tmp").replace(state_path)
@@ -225,16 +227,16 @@ def tune(
         for group in optimizer.param_groups:
             group["lr"] = warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
         mel, wav = sample_batch(pairs, config, rng, hop)
-        adversarial = step >= config.adversarial_from
-        losses, output = tune_loss(vocoder, to_mel, mel, wav, config, critics if adversarial else None)
+        losses, output = tune_loss(vocoder, to_mel, mel, wav, config, critics)
         optimizer.zero_grad()
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
         optimizer.step()
-        critic_optimizer.zero_grad()
-        losses["critic"] = critic_loss(critics, output, wav)
-        losses["critic"].backward()
-        critic_optimizer.step()
+        if critics:
+            critic_optimizer.zero_grad()
+            losses["critic"] = critic_loss(critics, output, wav)
+            losses["critic"].backward()
+            critic_optimizer.step()
         step += 1
         record = {"step": step, **{k: round(v.item(), 4) for k, v in losses.items()}}
         if step % config.save_every == 0 or step == steps:
@@ -308,6 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--minutes", type=float, help="stop after this much wall time (state is saved)")
     parser.add_argument("--lr", type=float, default=TuneConfig.lr)
+    parser.add_argument("--adversarial", action="store_true", help="add the spectrogram critics (a new run)")
     parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
     parser.add_argument("--export", type=Path, help="write the tuned vocoder into this codec folder and stop")
     parser.add_argument("--rank", type=int, help="with --export: store each weight's change in this low rank")
@@ -323,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
         from model.codec.evaluate import QuickEval
 
         evaluator = QuickEval(args.eval_dev)
-    config = replace(TuneConfig(), manifest=args.manifest, lr=args.lr)
+    config = replace(TuneConfig(), manifest=args.manifest, lr=args.lr, adversarial=args.adversarial)
     tune(args.run, codec, config, args.steps, evaluator=evaluator, minutes=args.minutes)
 
 
