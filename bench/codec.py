@@ -1,6 +1,6 @@
-"""Codec benchmark on the development set (never used for training): quality, rates, usage, token
-consistency across voices, intelligibility (Whisper base on spoken digits, raw and resynthesised) and speed.
-Prints a table and writes JSON.
+"""Codec benchmark on the development set (never used for training): quality (PESQ-wb, STOI, DNSMOS OVRL),
+rates, usage, token consistency across voices, intelligibility (Whisper base on spoken digits, raw and
+resynthesised) and speed. Prints a table and writes JSON.
 
     python -m bench.codec [--checkpoint checkpoints/codec] [--dev dev_set/manifest.json]
 """
@@ -55,7 +55,15 @@ def quality(codec: LLMCodec, clips: list[dict], limit: int) -> dict:
                 scores["stoi" + key].append(stoi(audio.samples, out, 16_000))
             if key == "":
                 scores["log_mel_l1"].append(log_mel_distance(codec, audio.samples, out))
+                scores["dnsmos"].append(dnsmos(out))
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items() if v} | {"clips": min(limit, len(clips))}
+
+
+def dnsmos(samples: np.ndarray) -> float:
+    """DNSMOS P.835 overall quality (no reference: how natural the clip sounds, 1–5)."""
+    from speechmos import dnsmos as model
+
+    return float(model.run(np.clip(samples, -1, 1).astype(np.float32), 16_000)["ovrl_mos"])
 
 
 def vocoder_ceiling(codec: LLMCodec, clips: list[dict], limit: int, vocoder: torch.nn.Module) -> dict:
@@ -74,6 +82,8 @@ def vocoder_ceiling(codec: LLMCodec, clips: list[dict], limit: int, vocoder: tor
         with contextlib.suppress(Exception):
             scores["pesq"].append(pesq(16_000, audio.samples, out, "wb"))
         scores["stoi"].append(stoi(audio.samples, out, 16_000))
+        scores["dnsmos"].append(dnsmos(out))
+        scores["dnsmos_raw"].append(dnsmos(audio.samples))
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items() if v}
 
 
@@ -168,6 +178,7 @@ def main() -> None:
         import jiwer  # noqa: F401
         import pesq  # noqa: F401
         import pystoi  # noqa: F401
+        import speechmos  # noqa: F401
     except ImportError as error:
         parser.error(f"{error.name} is missing: pip install -r requirements-bench.txt")
     torch.set_num_threads(2)
