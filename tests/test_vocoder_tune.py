@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -168,3 +169,20 @@ def test_a_low_rank_export_loads_back_to_the_tuned_generator(tmp_path):
     loaded = load_hifigan(tuned=path).state_dict()
     for key, value in tuned.items():
         assert torch.allclose(loaded[key], value, atol=2e-3), key
+
+
+@pytest.mark.integration
+def test_the_shipped_codec_decodes_with_its_tuned_vocoder():
+    from model.codec.io import load_codec
+
+    folder = Path(__file__).resolve().parent.parent / "checkpoints" / "codec"
+    assert (folder / TUNED_NAME).is_file()
+    codec = load_codec(folder, vocoder_dtype="float32")
+    universal = load_hifigan().state_dict()
+    shipped = codec.vocoder.state_dict()
+    changed = [k for k in universal if not torch.equal(universal[k], shipped[k])]
+    assert changed and all(tunable(k) for k in changed)
+    audio = Audio(sine(0.5, 16_000, 200) * 0.3)
+    for dtype in ("float32", "bfloat16"):
+        out = load_codec(folder, vocoder_dtype=dtype).decode(codec.encode(audio))
+        assert out.samples.dtype == np.float32 and len(out.samples) == len(audio.samples)
