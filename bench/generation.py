@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.codec import dnsmos
 from bench.provenance import write_result
 from model.audio import load_audio, resample
 from model.icl.pipeline import COPY_TOLERANCE, ICLPipeline, normalise_text
@@ -47,12 +48,6 @@ def quality(clean: np.ndarray, other: np.ndarray) -> dict:
         "stoi": float(stoi(clean[:n], other[:n], 16_000, extended=False)),
         "dnsmos": dnsmos(other),
     }
-
-
-def dnsmos(samples: np.ndarray) -> float:
-    from speechmos import dnsmos as model
-
-    return float(model.run(np.clip(samples, -1, 1).astype(np.float32), 16_000)["ovrl_mos"])
 
 
 class DeepFilterNet3:

@@ -75,13 +75,13 @@ def _load_tuned(generator: torch.nn.Module, path: Path) -> None:
     own = generator.state_dict()
     tensors = {k: v.float() for k, v in load_file(path).items()}
     tuned = {k: v for k, v in tensors.items() if not k.endswith(_LOW_RANK)}
+    wrong = [k for k, v in tuned.items() if k not in own or own[k].shape != v.shape]
     for key in {k.rsplit(".", 1)[0] for k in tensors if k.endswith(_LOW_RANK)}:
         up, down = tensors.get(f"{key}.delta_up"), tensors.get(f"{key}.delta_down")
-        if key not in own or up is None or down is None or (up @ down).numel() != own[key].numel():
-            tuned[key + ".delta_up"] = up  # reported as unexpected below
-            continue
-        tuned[key] = own[key] + (up @ down).reshape(own[key].shape)
-    wrong = [k for k, v in tuned.items() if k not in own or v is None or own[k].shape != v.shape]
+        if key in own and up is not None and down is not None and (up @ down).numel() == own[key].numel():
+            tuned[key] = own[key] + (up @ down).reshape(own[key].shape)
+        else:
+            wrong.append(key)
     if wrong or not tuned:
         raise ValueError(f"{path} is not a tuned HiFi-GAN V1 generator (unexpected tensors: {wrong[:3]}).")
     generator.load_state_dict(tuned, strict=False)
