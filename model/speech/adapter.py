@@ -31,6 +31,11 @@ class AdapterConfig:
     encoder_layers: int = 6  # which encoder block's output it reads (6: the last)
     stack: int = 4  # encoder frames per speech embedding: 50 Hz → 12.5 Hz
     hidden: int = 1024
+    # temporal context: residual depthwise-separable convolution blocks over the hidden sequence (12.5 Hz), each
+    # seeing ``context_kernel`` neighbouring outputs; 0 keeps the plain per-output MLP (adapters saved before it)
+    context: int = 0
+    context_kernel: int = 5
+    context_width: int = 256  # each block's pointwise bottleneck
     embedding_norm: float = 1.0  # typical norm of the LLM's token embeddings (set at training time)
     aligned: bool = False  # trained with the CTC alignment stage: its outputs are CTC-compressed for the LLM
     vocabulary_size: int = 0  # aligned: how many LLM tokens the CTC head scores (those of the training text, sorted)
@@ -42,10 +47,28 @@ class AdapterConfig:
     def __post_init__(self) -> None:
         if self.reads not in READS:
             raise ValueError(f"unknown reads={self.reads!r} (use one of {READS}).")
+        if self.context_kernel % 2 == 0:
+            raise ValueError(f"context_kernel must be odd (centred on its frame), not {self.context_kernel}.")
 
     @property
     def rate(self) -> float:
         return 50.0 / self.stack
+
+
+class ContextBlock(nn.Module):
+    """x + MLP(LayerNorm(depthwise conv(x))) over (B, T, C): each output sees its ``kernel`` neighbours. The MLP
+    alone reads 4 stacked encoder frames (80 ms); Whisper's frames carry context of their own, but which token a
+    CTC frame emits, and whether it repeats one, is easier to decide beside the frames around it."""
+
+    def __init__(self, channels: int, kernel: int, width: int):
+        super().__init__()
+        self.depthwise = nn.Conv1d(channels, channels, kernel, padding=kernel // 2, groups=channels)
+        self.norm = nn.LayerNorm(channels)
+        self.mlp = nn.Sequential(nn.Linear(channels, width), nn.GELU(), nn.Linear(width, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mixed = self.depthwise(x.transpose(1, 2)).transpose(1, 2)
+        return x + self.mlp(self.norm(mixed))
 
 
 class SpeechAdapter(nn.Module):
@@ -55,9 +78,13 @@ class SpeechAdapter(nn.Module):
         super().__init__()
         self.config = config
         self.norm = nn.LayerNorm(config.encoder_dim * config.stack)
+        blocks = [
+            ContextBlock(config.hidden, config.context_kernel, config.context_width) for _ in range(config.context)
+        ]
         self.net = nn.Sequential(
             nn.Linear(config.encoder_dim * config.stack, config.hidden),
             nn.GELU(),
+            *blocks,
             nn.Linear(config.hidden, config.lm_dim),
         )
         if config.aligned:

@@ -47,6 +47,7 @@ class AskTrainConfig:
     warmup: int = 50
     hidden: int = 1024
     stack: int = 4
+    context: int = 0  # temporal-context blocks in the adapter (``AdapterConfig.context``)
     encoder_layers: int = 6
     top_k: int = 64
     response_tokens: int = 24
@@ -287,6 +288,7 @@ def train(
         encoder_layers=config.encoder_layers,
         stack=config.stack,
         hidden=config.hidden,
+        context=config.context,
         embedding_norm=float(table.norm(dim=1).median()),
         aligned=alignment is not None,
         vocabulary_size=len(alignment["vocabulary"]) if alignment else 0,
@@ -396,6 +398,12 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--manifest", default=AskTrainConfig.manifest)
     parser.add_argument("--lm", default=AskTrainConfig.lm, help="new runs only")
+    parser.add_argument(
+        "--context",
+        type=int,
+        default=AskTrainConfig.context,
+        help="new runs only: the adapter's temporal-context blocks",
+    )
     parser.add_argument("--steps", type=int, help="train until this step (default: the run's schedule steps)")
     plan = parser.add_argument_group("the plan (new runs; on a resumed run, given ones change its plan)")
     plan.add_argument("--schedule-steps", type=int, help=f"the run's horizon (default {AskTrainConfig.schedule_steps})")
@@ -416,7 +424,9 @@ def main() -> None:
         return
     settings = ("schedule_steps", "align_steps", "match_weight", "reads")
     given = {k: getattr(args, k) for k in settings if getattr(args, k) is not None}
-    config = AskTrainConfig(manifest=args.manifest, lm=args.lm, frames_from=args.frames_from, **given)
+    config = AskTrainConfig(
+        manifest=args.manifest, lm=args.lm, context=args.context, frames_from=args.frames_from, **given
+    )
     train(args.run, config, args.steps, args.minutes, extend=given)
 
 
