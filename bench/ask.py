@@ -30,7 +30,7 @@ import numpy as np
 
 from bench.provenance import write_result
 from model.audio import Audio, load_audio
-from model.speech.ask import AskPipeline
+from model.speech.ask import PATHS, AskPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER_TOKENS = 16  # enough for "The capital of Germany is Berlin."
@@ -49,7 +49,7 @@ def rouge_l(reference: str, candidate: str) -> float:
     return float(rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True).score(reference, candidate)["rougeL"].fmeasure)
 
 
-def questions(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) -> dict:
+def questions(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int, paths=PATHS) -> dict:
     rows, dropped = [], 0
     answer_text = functools.cache(pipeline.answer_text)  # each question text is spoken by several voices
     for clip in clips[: limit or None]:
@@ -58,7 +58,7 @@ def questions(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) 
             dropped += 1
             continue
         row = {"text": clip["text"], "voice": clip["voice"], "from_text": from_text}
-        for path in ("direct", "cascade"):
+        for path in paths:
             result = pipeline.answer(root / clip["path"], clip["instruction"], path, max_new_tokens=ANSWER_TOKENS)
             row[path] = {"answer": result.text, "correct": is_correct(result.text, clip["answers"])}
             row[path] |= {"seconds": round(result.seconds, 2)} | (
@@ -71,7 +71,7 @@ def questions(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) 
 
 def summarise_questions(rows: list[dict], asked: int) -> dict:
     summary = {"prompts": asked, "right_from_text": len(rows), "text_accuracy": round(len(rows) / max(1, asked), 3)}
-    for path in ("direct", "cascade"):
+    for path in [p for p in PATHS if all(p in r for r in rows)]:  # the paths this run asked
         accuracy = statistics.mean(r[path]["correct"] for r in rows) if rows else 0.0
         summary[f"{path}_accuracy_relative_to_text"] = round(accuracy, 3)
         summary[f"{path}_seconds"] = round(statistics.mean(r[path]["seconds"] for r in rows), 2) if rows else None
@@ -105,7 +105,7 @@ def alignment(pipeline: AskPipeline, clips: list[dict], root: Path) -> dict:
     return {"summary": summary, "rows": rows}
 
 
-def passages(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) -> dict:
+def passages(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int, paths=PATHS) -> dict:
     rows = []
     for clip in clips[:limit]:
         try:
@@ -117,14 +117,14 @@ def passages(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int) -
             continue
         from_text = pipeline.answer_text(clip["text"], clip["instruction"], max_new_tokens=48)
         row = {"seconds_of_speech": round(audio.duration, 1), "from_text": from_text}
-        for path in ("direct", "cascade"):
+        for path in paths:
             result = pipeline.answer(audio, clip["instruction"], path, max_new_tokens=48)
             row[path] = {"summary": result.text, "rouge_l": round(rouge_l(from_text, result.text), 3)}
             row[path]["seconds"] = round(result.seconds, 2)
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = {"passages": len(rows)}
-    for path in ("direct", "cascade"):
+    for path in paths:
         summary[f"{path}_rouge_l"] = round(statistics.mean(r[path]["rouge_l"] for r in rows), 3) if rows else None
     return {"summary": summary, "rows": rows}
 
@@ -155,6 +155,11 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=20)
     parser.add_argument("--parts", default="alignment,questions,passages,latency", help="which parts to run")
     parser.add_argument(
+        "--paths",
+        default=",".join(PATHS),
+        help="which paths to ask (e.g. 'direct' to compare adapters: the cascade does not depend on the adapter)",
+    )
+    parser.add_argument(
         "--questions-from-log", type=Path, help="take the question rows a run printed (its log) instead of asking"
     )
     parser.add_argument("--out", type=Path)
@@ -170,7 +175,9 @@ def main() -> None:
     asked = [c for c in clips if c["kind"] == "question"]
     spoken = [c for c in clips if c["kind"] == "passage"]
     report = {"lm": pipeline.lm.name, "dtype": pipeline.lm.precision, "adapter": str(args.adapter or "committed")}
-    parts = args.parts.split(",")
+    parts, paths = args.parts.split(","), tuple(args.paths.split(","))
+    if unknown := set(paths) - set(PATHS):
+        parser.error(f"unknown paths {sorted(unknown)} (use {', '.join(PATHS)})")
     if "alignment" in parts:
         report["alignment"] = alignment(pipeline, asked, args.set)
     if args.questions_from_log:
@@ -178,9 +185,9 @@ def main() -> None:
         rows = [json.loads(line) for line in lines if line.startswith('{"text"')]
         report["questions"] = summarise_questions(rows, len(asked[: args.questions or None]))
     elif "questions" in parts:
-        report["questions"] = questions(pipeline, asked, args.set, args.questions)
+        report["questions"] = questions(pipeline, asked, args.set, args.questions, paths)
     if "passages" in parts:
-        report["passages"] = passages(pipeline, spoken, args.set, args.passages)
+        report["passages"] = passages(pipeline, spoken, args.set, args.passages, paths)
     if "latency" in parts:
         report["latency"] = latency(pipeline, spoken[0], args.set)
     out = args.out or ROOT / "bench_results" / f"ask_{args.lm}.json"

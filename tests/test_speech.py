@@ -332,6 +332,17 @@ def test_the_benchmark_accepts_an_answer_said_in_a_sentence(answer, accepted, ri
     assert is_correct(answer, accepted) is right
 
 
+def test_the_benchmark_summarises_only_the_paths_it_asked():
+    from bench.ask import summarise_questions
+
+    right, wrong = {"correct": True, "seconds": 1.0}, {"correct": False, "seconds": 3.0}
+    both = summarise_questions([{"direct": right, "cascade": wrong}, {"direct": wrong, "cascade": wrong}], 4)["summary"]
+    assert both["direct_accuracy_relative_to_text"] == 0.5 and both["cascade_accuracy_relative_to_text"] == 0.0
+    assert both["text_accuracy"] == 0.5 and both["direct_seconds"] == 2.0
+    direct = summarise_questions([{"direct": right}, {"direct": right}], 2)["summary"]
+    assert direct["direct_accuracy_relative_to_text"] == 1.0 and "cascade_accuracy_relative_to_text" not in direct
+
+
 @pytest.mark.parametrize("folder", sorted((ROOT / "checkpoints").glob("speech-adapter-*")), ids=lambda f: f.name)
 def test_each_committed_adapter_is_where_its_llm_looks_and_has_a_model_card(folder):
     from model.lm.store import SPECS
