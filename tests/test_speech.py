@@ -127,6 +127,20 @@ def test_bad_audio_and_paths_are_refused():
         pipeline.answer(clip(), "<speech>", "telepathy")
 
 
+def test_an_int8_save_is_half_the_size_close_and_loads_again_unchanged(tmp_path):
+    torch.manual_seed(0)
+    adapter = SpeechAdapter(AdapterConfig(lm_dim=64, encoder_dim=32, hidden=128, context=1, context_width=64)).eval()
+    small = adapter.save(tmp_path / "int8", int8=True) / "adapter.safetensors"
+    full = adapter.save(tmp_path / "fp16") / "adapter.safetensors"
+    assert small.stat().st_size < 0.6 * full.stat().st_size
+    loaded = SpeechAdapter.load(tmp_path / "int8")
+    x = torch.randn(40, 32)
+    assert torch.nn.functional.cosine_similarity(loaded(x), adapter(x), dim=-1).min() > 0.999
+    assert not torch.equal(loaded(x), adapter(x))  # it is a quantisation
+    again = SpeechAdapter.load(loaded.save(tmp_path / "again", int8=True))  # already on the int8 grid
+    assert torch.equal(again(x), loaded(x))
+
+
 def test_an_adapter_for_another_llm_is_refused():
     pipeline = tiny_pipeline()
     wrong = SpeechAdapter(AdapterConfig(lm="other", lm_dim=7, encoder_dim=32))

@@ -21,6 +21,8 @@ from torch import nn
 
 CONFIG_NAME, WEIGHTS_NAME = "adapter.json", "adapter.safetensors"
 READS = ("vectors", "vocabulary")
+_SCALE = ".int8_row_scale"  # saved with ``int8``: the per-row scale of the int8 weight matrix of that name
+_INT8_MIN_SIZE = 4096  # smaller tensors (norms, biases, the depthwise kernels) stay float16
 
 
 @dataclass
@@ -155,15 +157,23 @@ class SpeechAdapter(nn.Module):
         tokens = torch.unique_consecutive(self.best_tokens(speech, table))
         return tokens[tokens >= 0].tolist()
 
-    def save(self, folder: str | Path) -> Path:
-        """Weights in float16 (half the bytes of the tracked tree, which the GPU machine's transfer limit counts;
-        the adapter computes in float32 after loading)."""
+    def save(self, folder: str | Path, int8: bool = False) -> Path:
+        """Weights in float16, or with ``int8`` each weight matrix as int8 rows with one float16 scale per row (half
+        the bytes again: the tracked tree travels to a lent GPU under a 64 MiB limit; ``bench.ask`` measures what
+        it costs). The adapter computes in float32 after loading either way."""
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, folder / WEIGHTS_NAME)
+        state = {}
+        for name, value in self.state_dict().items():
+            if int8 and value.is_floating_point() and value.dim() == 2 and value.numel() >= _INT8_MIN_SIZE:
+                scale = (value.abs().amax(dim=1, keepdim=True).clamp_min(1e-8) / 127).half()
+                state[name] = torch.round(value / scale.float()).clamp(-127, 127).to(torch.int8)
+                state[name + _SCALE] = scale
+            else:
+                state[name] = value.half() if value.is_floating_point() else value
+        save_file({k: v.contiguous() for k, v in state.items()}, folder / WEIGHTS_NAME)
         (folder / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=1))
         return folder
 
@@ -179,5 +189,8 @@ class SpeechAdapter(nn.Module):
             **{k: v for k, v in json.loads((folder / CONFIG_NAME).read_text()).items() if k in fields}
         )
         adapter = cls(config)
-        adapter.load_state_dict(load_file(folder / WEIGHTS_NAME))
+        state = load_file(folder / WEIGHTS_NAME)
+        for name in [k for k in state if k.endswith(_SCALE)]:  # int8 rows × their scales
+            state[name.removesuffix(_SCALE)] = state[name.removesuffix(_SCALE)].float() * state.pop(name).float()
+        adapter.load_state_dict(state)
         return adapter.eval()

@@ -383,14 +383,14 @@ def _save(run: Path, adapter: SpeechAdapter, optimizer, step: int, rng: random.R
     tmp.replace(run / "state.pt")
 
 
-def export(run: Path, out: Path) -> Path:
+def export(run: Path, out: Path, int8: bool = False) -> Path:
     state_path = run / "state.pt"
     if not state_path.exists():
         raise ValueError(f"{run} has no state.pt to export.")
     state = torch.load(state_path, weights_only=True)
     adapter = SpeechAdapter(AdapterConfig(**state["adapter_config"]))
     adapter.load_state_dict(state["adapter"])
-    return adapter.save(out)
+    return adapter.save(out, int8=int8)
 
 
 def main() -> None:
@@ -417,10 +417,13 @@ def main() -> None:
     parser.add_argument("--frames-from", default="", help="reuse the Whisper frames of another run on this manifest")
     parser.add_argument("--minutes", type=float)
     parser.add_argument("--export", type=Path, help="write the run's adapter here instead of training")
+    parser.add_argument(
+        "--int8", action="store_true", help="with --export: weight matrices as int8 rows (half the size)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.export:
-        print(f"exported to {export(args.run, args.export)}")
+        print(f"exported to {export(args.run, args.export, args.int8)}")
         return
     settings = ("schedule_steps", "align_steps", "match_weight", "reads")
     given = {k: getattr(args, k) for k in settings if getattr(args, k) is not None}
