@@ -1,6 +1,7 @@
 """The trained part of the direct path: Whisper-base encoder frames (50 Hz, 512-d) → the LLM's input-embedding
-space at 12.5 Hz. Stacking ``stack`` frames then a two-layer MLP (Kang & Roy use a similar downsample + project);
-the output is scaled to the size of the LLM's own token embeddings, so the LLM meets vectors of a familiar norm.
+space at 12.5 Hz. Stacking ``stack`` frames then a two-layer MLP (Kang & Roy use a similar downsample + project),
+optionally with temporal-context blocks between its layers (``AdapterConfig.context``; the committed adapters have
+two); the output is scaled to the size of the LLM's own token embeddings, so the LLM meets vectors of a familiar norm.
 
 An *aligned* adapter (``AdapterConfig.aligned``) is first trained with CTC against the transcript's LLM tokens,
 scoring each output by its cosine to the token embeddings (plus a learned blank), so that its outputs land next
