@@ -191,7 +191,8 @@ class SpeechAdapter(nn.Module):
         )
         adapter = cls(config)
         state = load_file(folder / WEIGHTS_NAME)
-        for name in [k for k in state if k.endswith(_SCALE)]:  # int8 rows × their scales
-            state[name.removesuffix(_SCALE)] = state[name.removesuffix(_SCALE)].float() * state.pop(name).float()
+        for scale in [k for k in state if k.endswith(_SCALE)]:  # int8 rows × their scales
+            weight = scale.removesuffix(_SCALE)
+            state[weight] = state[weight].float() * state.pop(scale).float()
         adapter.load_state_dict(state)
         return adapter.eval()
