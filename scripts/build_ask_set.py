@@ -10,6 +10,9 @@ Text, all generated here or taken from Debian's ``fortunes-min`` (apt-get instal
   distillation needs no labelled answers, only the LLM's own response to the transcript;
 * **read-aloud text** (``--read``, kind ``read``, no instruction): training fortunes and WordNet's definitions
   (``wordnet-base``), for the adapter's alignment stage, which needs only transcripts;
+* **word lists** (``--word-lists``, kind ``read``): 6–10 words in a row, drawn from the words of WordNet's
+  definitions with weight ∝ √(how often they occur there): a CTC head learns a word only from hearing it, and the
+  fortunes and definitions above say a country, a month or an animal a handful of times in 10,000 clips;
 * **passages**: several fortunes in a row, to summarise (development: ~550 characters, 30–45 s, from fortunes
   held out of training).
 
@@ -22,8 +25,11 @@ trains on. Writes ``manifest.json`` (path, text, instruction, kind, split, voice
 from __future__ import annotations
 
 import argparse
+import collections
 import json
+import math
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +126,25 @@ def glosses() -> list[str]:
     return texts
 
 
+def gloss_words(minimum: int = 3) -> tuple[list[str], list[float]]:
+    """The words of WordNet's definitions (as written: "Italy", "fingers", "wheels") used at least ``minimum``
+    times, and a weight for each, √count: common words come back often, rare ones still now and then."""
+    counts: collections.Counter[str] = collections.Counter()
+    for name in ("data.noun", "data.verb", "data.adj", "data.adv"):
+        for line in (WORDNET / name).read_text(encoding="latin-1").splitlines():
+            if not line.startswith(" ") and "|" in line:
+                counts.update(re.findall(r"\b[A-Za-z][a-z]+\b", line.split("|", 1)[1]))
+    words = sorted(w for w, n in counts.items() if n >= minimum)
+    return words, [math.sqrt(counts[w]) for w in words]
+
+
+def word_list(words: list[str], weights: list[float], rng: random.Random) -> str:
+    """6–10 words read as a list ("Kenya, wheels, carrot, …."): each word once, no sentence around it."""
+    picked = rng.choices(words, weights, k=rng.randint(6, 10))
+    text = ", ".join(picked)
+    return f"{text[0].upper()}{text[1:]}."
+
+
 def passage(texts: list[str], rng: random.Random, chars: int, reuse: bool = True) -> str:
     """Fortunes in a row until about ``chars`` characters (~15 a second): drawn at random, or used up in order."""
     picked: list[str] = []
@@ -150,6 +175,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=40, help="training passages (dev: half as many)")
     parser.add_argument("--dev-voices", type=int, default=6, help="development voices per question (>= 4)")
     parser.add_argument("--read", type=int, default=10000, help="read-aloud clips for the alignment stage")
+    parser.add_argument("--word-lists", type=int, default=5000, help="read-aloud word lists (alignment stage)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -210,6 +236,10 @@ def main() -> None:
             others = [v for v in dev if v not in dev_voices[question]]
             for voice in extra.sample(others, args.dev_voices - 4):
                 add(voice, question, QUESTION_INSTRUCTION, "question", "dev", answers)
+    # Word lists last of all, so every clip above keeps its path and its audio whatever --word-lists is.
+    vocabulary, weights = gloss_words()
+    for _ in range(args.word_lists):
+        add(rng.choice(train), word_list(vocabulary, weights, rng), "", "read", "train")
     (args.out / "manifest.json").write_text(json.dumps({"clips": clips}, indent=0))
     print(f"{len(clips)} clips in {args.out}")
 

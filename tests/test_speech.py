@@ -237,6 +237,24 @@ def test_a_vocabulary_reading_adapter_gives_the_llm_its_own_embeddings_where_the
     assert not torch.allclose(mixed[1], b, atol=1e-2)
 
 
+def test_a_token_reading_adapter_gives_the_llm_exactly_the_tokens_it_heard_and_still_passes_gradients():
+    torch.manual_seed(0)
+    table = torch.nn.functional.normalize(torch.randn(10, 16), dim=-1) * 3.0
+    adapter = aligned_adapter(table, [2, 5, 7])
+    adapter.config.reads = "tokens"
+    with torch.no_grad():
+        adapter.blank.copy_(torch.nn.functional.normalize(torch.randn(16), dim=0))
+        adapter.logit_scale.fill_(0.0)  # an unsure head: "vocabulary" would read a blend here
+    blank, a, b = adapter.blank.detach(), table[5], table[7]
+    speech = torch.stack([blank, a, a * 1.1 + 0.01 * blank, blank, b, a]).requires_grad_()
+    heard = adapter.heard(speech, table)
+    assert heard == [5, 7, 5]
+    out = adapter.compress(speech, table)
+    assert torch.allclose(out, table[heard], atol=1e-6)  # the transcript's own embeddings, not a blend
+    out.sum().backward()
+    assert speech.grad.abs().sum() > 0 and adapter.logit_scale.grad.abs() > 0  # straight through to the head
+
+
 def test_an_adapter_that_reads_an_unknown_way_is_refused(tmp_path):
     adapter = SpeechAdapter(AdapterConfig(lm_dim=16, encoder_dim=8, hidden=16, aligned=True, vocabulary_size=2))
     adapter.config.reads = "letters"
@@ -325,6 +343,13 @@ def test_an_aligned_run_lowers_the_ctc_loss_then_distils_and_exports(ask_manifes
     assert len(first) == len(reused) == 5
     assert all(torch.equal(a["frames"], b["frames"]) for a, b in zip(first, reused, strict=True))
     assert not (again / "data.pt").exists()  # an alignment-only run never asks the teacher
+    started = tmp_path / "started"  # a new run (more data, say) starts from the first one's adapter
+    train(started, AskTrainConfig(**{**second.__dict__, "init_from": str(run)}), 0, pipeline=pipeline)
+    weights = [torch.load(r / "state.pt", weights_only=True)["adapter"] for r in (run, started)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    with pytest.raises(ValueError, match="another design"):
+        train(tmp_path / "wider", AskTrainConfig(**{**second.__dict__, "init_from": str(run), "context": 1}), 0,
+              pipeline=pipeline)  # fmt: skip
     asked = AskPipeline(pipeline.lm, pipeline.features, adapter, FixedTranscriber())
     result = asked.answer(clip(440, 0.6), "Input: <speech> Output:", max_new_tokens=3)
     assert result.prompt_positions <= len(asked.frame("Input: <speech> Output:").before) + 3 + 10

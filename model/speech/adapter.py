@@ -6,8 +6,11 @@ two); the output is scaled to the size of the LLM's own token embeddings, so the
 An *aligned* adapter (``AdapterConfig.aligned``) is first trained with CTC against the transcript's LLM tokens,
 scoring each output by its cosine to the token embeddings (plus a learned blank), so that its outputs land next
 to the embeddings of the words spoken. What the LLM then reads is CTC-compressed: blank frames dropped, each run
-of frames on the same token averaged into one embedding — about one vector per spoken token, still continuous
-(the LLM never sees a discrete transcript; the compression of Gaido et al. 2021 and of CTC-based speech LLMs).
+of frames on the same token made into one embedding — about one vector per spoken token (the compression of
+Gaido et al. 2021 and of CTC-based speech LLMs). ``AdapterConfig.reads`` says which: the run's average (continuous),
+the head's expected token embedding, or the embedding of the run's token itself. The committed adapters read
+tokens: a blend of near tokens pulls a 135M LLM off the question even where the head hears every word right
+(``bench/ask.py`` measured twice the accuracy from the same weights).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 from torch import nn
 
 CONFIG_NAME, WEIGHTS_NAME = "adapter.json", "adapter.safetensors"
-READS = ("vectors", "vocabulary")
+READS = ("vectors", "vocabulary", "tokens")
 _SCALE = ".int8_row_scale"  # saved with ``int8``: the per-row scale of the int8 weight matrix of that name
 _INT8_MIN_SIZE = 4096  # smaller tensors (norms, biases, the depthwise kernels) stay float16
 
@@ -44,7 +47,10 @@ class AdapterConfig:
     vocabulary_size: int = 0  # aligned: how many LLM tokens the CTC head scores (those of the training text, sorted)
     # aligned: what the LLM reads for each compressed run of frames — "vectors": the adapter's own outputs,
     # averaged; "vocabulary": the head's expected token embedding (its probabilities over the vocabulary times the
-    # LLM's embeddings of those tokens), a point inside the span of what the LLM was trained to read
+    # LLM's embeddings of those tokens), a point inside the span of what the LLM was trained to read; "tokens": the
+    # embedding of the run's token itself (gradients pass as if it were "vocabulary"), so a clip the head hears
+    # right reaches the LLM exactly as its transcript would: a blend of near tokens ("up" with "un", "tall" with
+    # "outrageous") pulls the small LLM off the question
     reads: str = "vectors"
 
     def __post_init__(self) -> None:
@@ -147,9 +153,12 @@ class SpeechAdapter(nn.Module):
             sums = torch.zeros(len(counts), x.shape[-1], dtype=x.dtype, device=x.device)
             return (sums.index_add(0, run, x) / counts.to(x.dtype)[:, None])[keep]
 
-        if self.config.reads == "vocabulary":
-            probabilities = logits[:, 1:].softmax(-1)  # the tokens' share, blank left out
-            return run_means(probabilities) @ table[self.vocabulary].to(speech.dtype)
+        if self.config.reads in ("vocabulary", "tokens"):
+            probabilities = run_means(logits[:, 1:].softmax(-1))  # the tokens' share, blank left out
+            if self.config.reads == "tokens":  # the run's own token, with the blend's gradient (straight through)
+                chosen = nn.functional.one_hot(self.vocabulary_index(ids[keep]), probabilities.shape[-1])
+                probabilities = chosen.to(probabilities) + probabilities - probabilities.detach()
+            return probabilities @ table[self.vocabulary].to(speech.dtype)
         return self._at_embedding_norm(run_means(speech))
 
     def heard(self, speech: torch.Tensor, table: torch.Tensor) -> list[int]:

@@ -58,6 +58,7 @@ class AskTrainConfig:
     reads: str = "vocabulary"  # aligned: what the LLM reads per compressed run (``AdapterConfig.reads``)
     match_weight: float = 1.0  # alignment stage: pull the frames read as a transcript token onto its embedding
     frames_from: str = ""  # another run on the same manifest whose cached Whisper frames to reuse
+    init_from: str = ""  # another run whose adapter weights a new run starts from (its head's vocabulary is re-read)
     seed: int = 0
     log_every: int = 10
     save_every: int = 50
@@ -299,6 +300,8 @@ def train(
         adapter.vocabulary.copy_(alignment["vocabulary"])
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.lr, weight_decay=0.01)
     step, rng = 0, random.Random(config.seed)
+    if config.init_from and not resumed:
+        initial_weights(adapter, Path(config.init_from))
     if resumed:
         adapter.load_state_dict(resumed["adapter"])
         optimizer.load_state_dict(resumed["optimizer"])
@@ -343,6 +346,17 @@ def train(
             _save(run, accelerator.unwrap_model(adapter), optimizer, step, rng, config)
     _save(run, accelerator.unwrap_model(adapter), optimizer, step, rng, config)
     return step
+
+
+def initial_weights(adapter: SpeechAdapter, run: Path) -> None:
+    """Start from another run's adapter (more data for the same design): every weight, but not the alignment
+    head's vocabulary, which is the new data's."""
+    state = torch.load(run / "state.pt", weights_only=True)
+    mine = adapter.state_dict()
+    theirs = {k: v for k, v in state["adapter"].items() if k != "vocabulary"}
+    if differ := [k for k in mine if k != "vocabulary" and (k not in theirs or theirs[k].shape != mine[k].shape)]:
+        raise ValueError(f"{run}'s adapter has another design ({', '.join(differ[:3])} differ); start afresh.")
+    adapter.load_state_dict(theirs, strict=False)
 
 
 def _cached(path: Path, make):
@@ -415,6 +429,7 @@ def main() -> None:
         "--reads", choices=READS, help=f"what the LLM reads of an aligned adapter (default {AskTrainConfig.reads!r})"
     )
     parser.add_argument("--frames-from", default="", help="reuse the Whisper frames of another run on this manifest")
+    parser.add_argument("--init-from", default="", help="new runs: start from another run's adapter weights")
     parser.add_argument("--minutes", type=float)
     parser.add_argument("--export", type=Path, help="write the run's adapter here instead of training")
     parser.add_argument(
@@ -428,7 +443,12 @@ def main() -> None:
     settings = ("schedule_steps", "align_steps", "match_weight", "reads")
     given = {k: getattr(args, k) for k in settings if getattr(args, k) is not None}
     config = AskTrainConfig(
-        manifest=args.manifest, lm=args.lm, context=args.context, frames_from=args.frames_from, **given
+        manifest=args.manifest,
+        lm=args.lm,
+        context=args.context,
+        frames_from=args.frames_from,
+        init_from=args.init_from,
+        **given,
     )
     train(args.run, config, args.steps, args.minutes, extend=given)
 
