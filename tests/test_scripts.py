@@ -41,3 +41,21 @@ def test_the_shipped_codec_is_where_the_pipeline_looks():
 
     assert DEFAULT_CODEC == ROOT / "checkpoints" / "codec"
     assert (DEFAULT_CODEC / "config.json").is_file() and (DEFAULT_CODEC / "model.safetensors").is_file()
+
+
+def test_a_read_aloud_word_list_draws_6_to_10_of_the_given_words_more_often_the_heavier_ones():
+    import random
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_ask_set import word_list
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    rng = random.Random(0)
+    lists = [word_list(["kenya", "Italy", "wheels"], [1.0, 1.0, 8.0], rng) for _ in range(200)]
+    for text in lists:
+        assert text[0].isupper() and text.endswith(".")
+        words = text[:-1].split(", ")
+        assert 6 <= len(words) <= 10 and {w.lower() for w in words} <= {"kenya", "italy", "wheels"}
+    said = " ".join(lists)
+    assert said.count("wheels") > 3 * said.count("Italy") > 0

@@ -55,7 +55,7 @@ class AskTrainConfig:
     align_batch: int = 32
     ctc_weight: float = 0.5  # aligned: the CTC loss kept beside the distillation, so the alignment holds
     ctc_negatives: int = 1024  # tokens scored per CTC step besides the batch's own (0: the whole vocabulary)
-    reads: str = "vocabulary"  # aligned: what the LLM reads per compressed run (``AdapterConfig.reads``)
+    reads: str = "tokens"  # aligned: what the LLM reads per compressed run (``AdapterConfig.reads``)
     match_weight: float = 1.0  # alignment stage: pull the frames read as a transcript token onto its embedding
     frames_from: str = ""  # another run on the same manifest whose cached Whisper frames to reuse
     init_from: str = ""  # another run whose adapter weights a new run starts from (its head's vocabulary is re-read)
