@@ -272,13 +272,16 @@ def train(
     torch.manual_seed(config.seed)
     if pipeline is None:
         pipeline = _float32_pipeline(config)
-    known, manifest = known_frames(config.frames_from), Path(config.manifest)
+    manifest = Path(config.manifest)
 
+    # another run's frames are read only while a cache is built: held through training they would double its memory
     def teacher_items() -> list[dict]:  # the distillation's items: prepared when that stage first needs them
-        return _cached(run / "data.pt", lambda: prepare(pipeline, manifest, config, known))
+        return _cached(run / "data.pt", lambda: prepare(pipeline, manifest, config, known_frames(config.frames_from)))
 
     alignment = (
-        _cached(run / "align.pt", lambda: prepare_alignment(pipeline, manifest, known)) if config.align_steps else None
+        _cached(run / "align.pt", lambda: prepare_alignment(pipeline, manifest, known_frames(config.frames_from)))
+        if config.align_steps
+        else None
     )
     items = None if alignment else teacher_items()
     table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
