@@ -218,35 +218,34 @@ def test_compression_drops_blanks_and_averages_each_run_of_one_token():
     assert torch.equal(plain.compress(speech, table), speech)  # only aligned adapters compress
 
 
-def test_a_vocabulary_reading_adapter_gives_the_llm_its_own_embeddings_where_the_head_is_sure():
+def reading_adapter(reads: str, logit_scale: float):
+    """An aligned adapter over tokens 2, 5, 7 of a random table, reading ``reads``, and a clip of speech
+    embeddings heard as 5, 7, 5 (blank, a run of 5, blank, 7, 5)."""
     torch.manual_seed(0)
     table = torch.nn.functional.normalize(torch.randn(10, 16), dim=-1) * 3.0
     adapter = aligned_adapter(table, [2, 5, 7])
-    adapter.config.reads = "vocabulary"
+    adapter.config.reads = reads
     with torch.no_grad():
         adapter.blank.copy_(torch.nn.functional.normalize(torch.randn(16), dim=0))
-        adapter.logit_scale.fill_(math.log(1000.0))  # a sure head: each frame's probabilities on one token
+        adapter.logit_scale.fill_(logit_scale)
     blank, a, b = adapter.blank.detach(), table[5], table[7]
-    speech = torch.stack([blank, a, a * 1.1 + 0.01 * blank, blank, b, a])
-    assert torch.allclose(adapter.compress(speech, table), torch.stack([a, b, a]), atol=1e-4)
+    return adapter, table, torch.stack([blank, a, a * 1.1 + 0.01 * blank, blank, b, a])
+
+
+def test_a_vocabulary_reading_adapter_gives_the_llm_its_own_embeddings_where_the_head_is_sure():
+    adapter, table, speech = reading_adapter("vocabulary", math.log(1000.0))  # sure: each frame on one token
+    assert torch.allclose(adapter.compress(speech, table), table[[5, 7, 5]], atol=1e-4)
     with torch.no_grad():
         adapter.logit_scale.fill_(0.0)  # an unsure head: a mix of the vocabulary's embeddings, blank left out
     probabilities = adapter.token_logits(speech[4:5], table)[:, 1:].softmax(-1)
     mixed = adapter.compress(speech, table)
     assert torch.allclose(mixed[1], (probabilities @ table[[2, 5, 7]])[0], atol=1e-5)
-    assert not torch.allclose(mixed[1], b, atol=1e-2)
+    assert not torch.allclose(mixed[1], table[7], atol=1e-2)
 
 
 def test_a_token_reading_adapter_gives_the_llm_exactly_the_tokens_it_heard_and_still_passes_gradients():
-    torch.manual_seed(0)
-    table = torch.nn.functional.normalize(torch.randn(10, 16), dim=-1) * 3.0
-    adapter = aligned_adapter(table, [2, 5, 7])
-    adapter.config.reads = "tokens"
-    with torch.no_grad():
-        adapter.blank.copy_(torch.nn.functional.normalize(torch.randn(16), dim=0))
-        adapter.logit_scale.fill_(0.0)  # an unsure head: "vocabulary" would read a blend here
-    blank, a, b = adapter.blank.detach(), table[5], table[7]
-    speech = torch.stack([blank, a, a * 1.1 + 0.01 * blank, blank, b, a]).requires_grad_()
+    adapter, table, speech = reading_adapter("tokens", 0.0)  # unsure: "vocabulary" would read a blend here
+    speech.requires_grad_()
     heard = adapter.heard(speech, table)
     assert heard == [5, 7, 5]
     out = adapter.compress(speech, table)
