@@ -39,7 +39,8 @@ HOW_TO = {
     "each level alone reconstructs.",
     "ask": "**How to use:** upload or record a spoken question or passage, write what the LLM should do with it "
     "(`<speech>` marks where the clip goes), press *Ask*: the answer appears as it is written. *Direct* hands "
-    "the LLM the speech itself through a small trained adapter; *cascade* hands it Whisper's transcript.",
+    "the LLM the speech itself through a small trained adapter (the tokens it heard are shown); *cascade* hands "
+    "it Whisper's transcript.",
 }
 
 
@@ -212,7 +213,11 @@ def _ask_tab(h: Handlers) -> None:
             path = gr.Radio(PATH_CHOICES, value=PATH_CHOICES[0][1], label="How the LLM hears the clip")
             run, status = _actions("Ask")
     answer = gr.Textbox(label="Answer", interactive=False, elem_id="ask-answer")
-    transcript = gr.Textbox(label="What Whisper heard (cascade path)", interactive=False, elem_id="ask-transcript")
+    transcript = gr.Textbox(
+        label="What was heard (cascade: Whisper's transcript; direct: the adapter's tokens)",
+        interactive=False,
+        elem_id="ask-transcript",
+    )
     run.click(
         on_gpu(h.ask, GPU_SECONDS["ask"]),
         [clip, instruction, path],

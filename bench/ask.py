@@ -61,9 +61,7 @@ def questions(pipeline: AskPipeline, clips: list[dict], root: Path, limit: int, 
         for path in paths:
             result = pipeline.answer(root / clip["path"], clip["instruction"], path, max_new_tokens=ANSWER_TOKENS)
             row[path] = {"answer": result.text, "correct": is_correct(result.text, clip["answers"])}
-            row[path] |= {"seconds": round(result.seconds, 2)} | (
-                {"heard": result.transcript} if path == "cascade" else {}
-            )
+            row[path] |= {"seconds": round(result.seconds, 2), "heard": result.transcript}
         rows.append(row)
         print(json.dumps(row), flush=True)
     return summarise_questions(rows, len(rows) + dropped)

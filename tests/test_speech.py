@@ -351,6 +351,9 @@ def test_an_aligned_run_lowers_the_ctc_loss_then_distils_and_exports(ask_manifes
               pipeline=pipeline)  # fmt: skip
     asked = AskPipeline(pipeline.lm, pipeline.features, adapter, FixedTranscriber())
     result = asked.answer(clip(440, 0.6), "Input: <speech> Output:", max_new_tokens=3)
+    table = pipeline.lm.model.get_input_embeddings().weight
+    heard = adapter.heard(asked.speech_embeddings(clip(440, 0.6).samples, compress=False), table)
+    assert heard and result.transcript == pipeline.lm.tokenizer.decode(heard).strip()  # shows what it heard
     assert result.prompt_positions <= len(asked.frame("Input: <speech> Output:").before) + 3 + 10
 
 

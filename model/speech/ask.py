@@ -35,7 +35,7 @@ LIMITS = AudioLimits(max_seconds=90.0)  # 90 s of speech is ~1,100 embeddings: w
 class AskResult:
     text: str  # the LLM's answer
     path: str  # "direct" or "cascade"
-    transcript: str  # what Whisper heard (cascade); "" on the direct path
+    transcript: str  # what was heard: Whisper's transcript (cascade), an aligned adapter's tokens (direct), or ""
     prompt_positions: int  # the LLM's input length: instruction + the clip as embeddings or transcript
     seconds: float
 
@@ -135,6 +135,17 @@ class AskPipeline:
             speech = self.adapter(self.features(samples).to(self.lm.device))
             return self.adapter.compress(speech, self.lm.model.get_input_embeddings().weight) if compress else speech
 
+    def listen(self, samples: np.ndarray) -> tuple[torch.Tensor, str]:
+        """The direct path's speech embeddings and, for an aligned adapter, the tokens its head heard as text
+        (with ``reads="tokens"``, exactly what the LLM reads; "" for an adapter without a head)."""
+        speech = self.speech_embeddings(samples, compress=False)
+        if not self.adapter.config.aligned:
+            return speech, ""
+        table = self.lm.model.get_input_embeddings().weight
+        with torch.no_grad():
+            heard = self.lm.tokenizer.decode(self.adapter.heard(speech, table)).strip()
+            return self.adapter.compress(speech, table), heard
+
     # --- answering -------------------------------------------------------------------------------------------------
     def load(self, source, name: str = "the clip") -> Audio:
         return load_audio(source, limits=self.limits, name=name)
@@ -157,7 +168,8 @@ class AskPipeline:
         framed = self.frame(instruction)  # a bad instruction is refused before any audio work
         audio = self.load(source)
         if path == "direct":
-            return self.speech_inputs(framed, self.speech_embeddings(audio.samples)), ""
+            speech, heard = self.listen(audio.samples)
+            return self.speech_inputs(framed, speech), heard
         transcript = self.transcriber(audio.samples)
         return self.embed_ids(self.text_ids(framed, transcript))[None], transcript
 
