@@ -89,12 +89,9 @@ def alignment(pipeline: AskPipeline, clips: list[dict], root: Path) -> dict:
     adapter = pipeline.adapter
     if adapter is None or not adapter.config.aligned:
         return {"summary": {"note": "the adapter is not aligned (no CTC head)"}}
-    table = pipeline.lm.model.get_input_embeddings().weight
     rows = []
     for clip in clips:
-        samples = load_audio(root / clip["path"], limits=pipeline.limits).samples
-        speech = pipeline.speech_embeddings(samples, compress=False)
-        heard = pipeline.lm.tokenizer.decode(adapter.heard(speech, table)).strip()
+        heard = pipeline.listen(load_audio(root / clip["path"], limits=pipeline.limits).samples)[1]
         rows.append({"text": clip["text"], "heard": heard, "voice": clip["voice"]})
     spoken = [plain_words(r["text"]) for r in rows]
     said = [plain_words(r["heard"]) or "<empty>" for r in rows]

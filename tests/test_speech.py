@@ -250,6 +250,7 @@ def test_a_token_reading_adapter_gives_the_llm_exactly_the_tokens_it_heard_and_s
     assert heard == [5, 7, 5]
     out = adapter.compress(speech, table)
     assert torch.allclose(out, table[heard], atol=1e-6)  # the transcript's own embeddings, not a blend
+    assert adapter.read(speech, table)[1] == heard  # one pass of the head gives both
     out.sum().backward()
     assert speech.grad.abs().sum() > 0 and adapter.logit_scale.grad.abs() > 0  # straight through to the head
 
@@ -352,7 +353,7 @@ def test_an_aligned_run_lowers_the_ctc_loss_then_distils_and_exports(ask_manifes
     asked = AskPipeline(pipeline.lm, pipeline.features, adapter, FixedTranscriber())
     result = asked.answer(clip(440, 0.6), "Input: <speech> Output:", max_new_tokens=3)
     table = pipeline.lm.model.get_input_embeddings().weight
-    heard = adapter.heard(asked.speech_embeddings(clip(440, 0.6).samples, compress=False), table)
+    heard = adapter.heard(asked.speech_embeddings(clip(440, 0.6).samples), table)
     assert heard and result.transcript == pipeline.lm.tokenizer.decode(heard).strip()  # shows what it heard
     assert result.prompt_positions <= len(asked.frame("Input: <speech> Output:").before) + 3 + 10
 

@@ -141,13 +141,17 @@ class SpeechAdapter(nn.Module):
     def compress(self, speech: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """(T, D) → (T'', D): blank frames dropped, each run of frames whose best token is the same averaged
         (differentiably: the choice of frames is discrete, the average is not)."""
+        return self.read(speech, table)[0]
+
+    def read(self, speech: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+        """``compress`` and the LLM token ids its rows stand for (``heard``), from one pass of the head."""
         if not self.config.aligned:
-            return speech
+            return speech, []
         logits = self.token_logits(speech, table)  # once: it picks the runs and, read as vocabulary, fills them
         ids, run, counts = torch.unique_consecutive(self._best_ids(logits), return_inverse=True, return_counts=True)
         keep = ids >= 0
         if not bool(keep.any()):
-            return speech[:0]
+            return speech[:0], []
 
         def run_means(x: torch.Tensor) -> torch.Tensor:
             sums = torch.zeros(len(counts), x.shape[-1], dtype=x.dtype, device=x.device)
@@ -158,8 +162,8 @@ class SpeechAdapter(nn.Module):
             if self.config.reads == "tokens":  # the run's own token, with the blend's gradient (straight through)
                 chosen = nn.functional.one_hot(self.vocabulary_index(ids[keep]), probabilities.shape[-1])
                 probabilities = chosen.to(probabilities) + probabilities - probabilities.detach()
-            return probabilities @ table[self.vocabulary].to(speech.dtype)
-        return self._at_embedding_norm(run_means(speech))
+            return probabilities @ table[self.vocabulary].to(speech.dtype), ids[keep].tolist()
+        return self._at_embedding_norm(run_means(speech)), ids[keep].tolist()
 
     def heard(self, speech: torch.Tensor, table: torch.Tensor) -> list[int]:
         """The LLM token ids the alignment head reads in (T, D) speech embeddings (CTC greedy: best token per

@@ -124,27 +124,23 @@ class AskPipeline:
         parts = [self.embed_ids(framed.before), speech.to(dtype), self.embed_ids(framed.after)]
         return torch.cat([p for p in parts if len(p)])[None]
 
-    def speech_embeddings(self, samples: np.ndarray, compress: bool = True) -> torch.Tensor:
-        """What the LLM reads in the clip's place (``compress=False``: an aligned adapter's every frame)."""
+    def speech_embeddings(self, samples: np.ndarray) -> torch.Tensor:
+        """The adapter's every output for the clip (an aligned adapter's before compression)."""
         if self.adapter is None:
             raise ValueError(
                 f"No speech adapter is trained for {self.lm.name}: use the cascade path, or train one with "
                 "`python -m model.speech.train`."
             )
         with torch.no_grad():
-            speech = self.adapter(self.features(samples).to(self.lm.device))
-            return self.adapter.compress(speech, self.lm.model.get_input_embeddings().weight) if compress else speech
+            return self.adapter(self.features(samples).to(self.lm.device))
 
     def listen(self, samples: np.ndarray) -> tuple[torch.Tensor, str]:
-        """The direct path's speech embeddings and, for an aligned adapter, the tokens its head heard as text
+        """What the LLM reads in the clip's place and, for an aligned adapter, the tokens its head heard as text
         (with ``reads="tokens"``, exactly what the LLM reads; "" for an adapter without a head)."""
-        speech = self.speech_embeddings(samples, compress=False)
-        if not self.adapter.config.aligned:
-            return speech, ""
-        table = self.lm.model.get_input_embeddings().weight
+        speech = self.speech_embeddings(samples)  # refuses a pipeline without an adapter
         with torch.no_grad():
-            heard = self.lm.tokenizer.decode(self.adapter.heard(speech, table)).strip()
-            return self.adapter.compress(speech, table), heard
+            speech, heard = self.adapter.read(speech, self.lm.model.get_input_embeddings().weight)
+        return speech, self.lm.tokenizer.decode(heard).strip()
 
     # --- answering -------------------------------------------------------------------------------------------------
     def load(self, source, name: str = "the clip") -> Audio:
