@@ -1,6 +1,7 @@
 """Launch the app: parse flags (or UNIAUDIO_* environment variables), load the models once, build, launch.
 
 python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto|cpu|cuda] [--lm default|large|tiny]
+              [--vocoder hifigan|istft]
 
 Binds 127.0.0.1 unless told otherwise (a flag, UNIAUDIO_HOST, or GRADIO_SERVER_NAME as a Space sets it).
 """
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     pipeline = ICLPipeline.from_pretrained(
         settings.lm,
         codec=settings.codec,
+        vocoder=settings.vocoder,
         device=settings.device,
         dtype=settings.dtype,
         limits=limits,

@@ -2,7 +2,7 @@
 rates, usage, token consistency across voices, intelligibility (Whisper base on spoken digits, raw and
 resynthesised) and speed. Prints a table and writes JSON.
 
-    python -m bench.codec [--checkpoint checkpoints/codec] [--dev dev_set/manifest.json]
+    python -m bench.codec [--checkpoint checkpoints/codec] [--dev dev_set/manifest.json] [--vocoder istft]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import torch
 from bench.episodes import load_clips, sample_episodes
 from bench.provenance import write_result
 from model.audio import load_audio, resample
+from model.codec.io import VOCODERS
 from model.codec.model import LLMCodec
 
 CATEGORIES = {
@@ -173,6 +174,9 @@ def main() -> None:
     parser.add_argument("--digit-voices", type=int, default=5, help="voices per digit for the Whisper WER")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
     parser.add_argument("--categories", nargs="+", choices=list(CATEGORIES), default=list(CATEGORIES))
+    parser.add_argument(
+        "--vocoder", choices=VOCODERS, default="hifigan", help="HiFi-GAN (tuned) or the light vocoder distilled from it"
+    )
     args = parser.parse_args()
     try:  # the measuring tools, checked before any work is done
         import jiwer  # noqa: F401
@@ -182,7 +186,7 @@ def main() -> None:
     except ImportError as error:
         parser.error(f"{error.name} is missing: pip install -r requirements-bench.txt")
     torch.set_num_threads(2)
-    codec = LLMCodec.from_pretrained(args.checkpoint)
+    codec = LLMCodec.from_pretrained(args.checkpoint, vocoder=args.vocoder)
     config = codec.config
     result = {
         "checkpoint": args.checkpoint,
@@ -196,6 +200,7 @@ def main() -> None:
 
         universal = load_hifigan()
         result["vocoder"] = {
+            "name": args.vocoder,
             "fine_tuned": (Path(args.checkpoint) / TUNED_NAME).is_file(),
             "dtype": str(next(codec.vocoder.parameters()).dtype).removeprefix("torch."),
         }

@@ -1,7 +1,8 @@
 """Where decoding time goes, and whether onnxruntime speeds up the vocoder (the codec issue's speed target:
 encode + decode ≥ 15× real time on 2 cores). Times, on one 10-s clip: encode, the codec's mel decoder,
 HiFi-GAN V1 in PyTorch (float32, and bfloat16 where the CPU multiplies it natively — what ``load_codec``
-picks there) and, when ``onnx`` is installed, the float32 generator exported to onnxruntime.
+picks there), when ``onnx`` is installed the float32 generator exported to onnxruntime, and, when the codec
+folder has one, the light iSTFT vocoder distilled from HiFi-GAN (``model.codec.vocoder_distill``).
 
     python -m bench.decode_speed [--codec checkpoints/codec] [--seconds 10] [--threads 2]
 """
@@ -18,6 +19,8 @@ import torch
 
 from bench.provenance import write_result
 from model.audio import Audio, load_audio
+from model.codec.istft_vocoder import WEIGHTS_NAME as ISTFT_NAME
+from model.codec.istft_vocoder import load_istft_vocoder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +84,16 @@ def main() -> None:
         with torch.inference_mode():
             timings["hifigan_torch_bf16"] = best_of(lambda: codec.vocode(mel), args.repeats)
             timings["decode_total_torch_bf16"] = best_of(lambda: codec.decode(codes), args.repeats)
+    light = args.codec / ISTFT_NAME
+    if light.is_file():
+        codec.vocoder = load_istft_vocoder(light)
+        with torch.inference_mode():
+            timings["istft_torch"] = best_of(lambda: codec.vocode(mel), args.repeats)
+            timings["decode_total_istft"] = best_of(lambda: codec.decode(codes), args.repeats)
+            if bf16:
+                codec.vocoder.to(torch.bfloat16)
+                timings["istft_torch_bf16"] = best_of(lambda: codec.vocode(mel), args.repeats)
+                timings["decode_total_istft_bf16"] = best_of(lambda: codec.decode(codes), args.repeats)
     seconds = args.seconds
     result = {
         "clip_seconds": seconds,
@@ -102,6 +115,11 @@ def main() -> None:
         result["x_realtime"]["encode_decode_torch_bf16"] = round(
             seconds / (timings["encode"] + timings["decode_total_torch_bf16"]), 1
         )
+    for name in ("istft", "istft_bf16"):
+        if f"decode_total_{name}" in timings:
+            result["x_realtime"][f"encode_decode_{name}"] = round(
+                seconds / (timings["encode"] + timings[f"decode_total_{name}"]), 1
+            )
     result["vocoder_share_of_decode"] = round(timings["hifigan_torch"] / timings["decode_total_torch"], 3)
     print(result)
     write_result(args.out, result, {k: str(v) for k, v in vars(args).items()})

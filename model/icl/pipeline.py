@@ -111,12 +111,19 @@ class ICLPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, lm: str = "default", codec: str | Path = DEFAULT_CODEC, device: str = "auto", dtype: str = "auto", **kwargs
+        cls,
+        lm: str = "default",
+        codec: str | Path = DEFAULT_CODEC,
+        device: str = "auto",
+        dtype: str = "auto",
+        vocoder: str = "hifigan",
+        **kwargs,
     ) -> ICLPipeline:
+        """``vocoder``: "hifigan" (the codec's tuned HiFi-GAN) or "istft" (the light vocoder distilled from it)."""
         from model.vocab import VocabTables
 
         language_model = FrozenLM.from_pretrained(lm, device=device, dtype=dtype)
-        codec_model = LLMCodec.from_pretrained(codec, device=language_model.device)
+        codec_model = LLMCodec.from_pretrained(codec, device=language_model.device, vocoder=vocoder)
         vocab = VocabMap.for_tokenizer(VocabTables.load(), language_model.tokenizer)
         return cls(codec_model, language_model, vocab, **kwargs)
 

@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from model.int8_rows import from_int8_rows, to_int8_rows
+
 CONFIG_NAME, WEIGHTS_NAME = "adapter.json", "adapter.safetensors"
 READS = ("vectors", "vocabulary", "tokens")
-_SCALE = ".int8_row_scale"  # saved with ``int8``: the per-row scale of the int8 weight matrix of that name
 _INT8_MIN_SIZE = 4096  # smaller tensors (norms, biases, the depthwise kernels) stay float16
 
 
@@ -179,14 +180,11 @@ class SpeechAdapter(nn.Module):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {}
-        for name, value in self.state_dict().items():
-            if int8 and value.is_floating_point() and value.dim() == 2 and value.numel() >= _INT8_MIN_SIZE:
-                scale = (value.abs().amax(dim=1, keepdim=True).clamp_min(1e-8) / 127).half()
-                state[name] = torch.round(value / scale.float()).clamp(-127, 127).to(torch.int8)
-                state[name + _SCALE] = scale
-            else:
-                state[name] = value.half() if value.is_floating_point() else value
+        state = self.state_dict()
+        if int8:
+            state = to_int8_rows(state, _INT8_MIN_SIZE, matrices_only=True)
+        else:
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
         save_file({k: v.contiguous() for k, v in state.items()}, folder / WEIGHTS_NAME)
         (folder / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=1))
         return folder
@@ -203,9 +201,5 @@ class SpeechAdapter(nn.Module):
             **{k: v for k, v in json.loads((folder / CONFIG_NAME).read_text()).items() if k in fields}
         )
         adapter = cls(config)
-        state = load_file(folder / WEIGHTS_NAME)
-        for scale in [k for k in state if k.endswith(_SCALE)]:  # int8 rows × their scales
-            weight = scale.removesuffix(_SCALE)
-            state[weight] = state[weight].float() * state.pop(scale).float()
-        adapter.load_state_dict(state)
+        adapter.load_state_dict(from_int8_rows(load_file(folder / WEIGHTS_NAME)))
         return adapter.eval()

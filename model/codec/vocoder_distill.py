@@ -1,0 +1,246 @@
+"""Distil the codec's tuned HiFi-GAN into the light iSTFT vocoder (``model.codec.istft_vocoder``).
+
+HiFi-GAN is 99 % of decoding time on a CPU. The student learns to give what the teacher gives *on the codec's own
+decoded mels*: pairs (decoded log-mel, the teacher's waveform for it) are made once for a random share of the
+training set, then random segments are fitted with a log-mel L1 loss, a multi-resolution STFT loss (spectral
+convergence + log magnitude) and an L1 loss on the power-compressed complex STFT — the last is what teaches
+phase: the teacher's phase is a deterministic function of the mel, a recording's is not.
+
+    python -m model.codec.vocoder_distill --codec checkpoints/codec --run runs/istft --steps 12000 \
+        --eval-dev dev_set/manifest.json            # start, or resume the same run
+    python -m model.codec.vocoder_distill --run runs/istft --export checkpoints/codec
+
+The export writes ``istft_vocoder.safetensors`` into the codec's folder; ``load_codec(…, vocoder="istft")``
+(the app's and CLI's ``--vocoder istft``) decodes with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from model.audio import load_audio
+from model.codec.istft_vocoder import WEIGHTS_NAME, ISTFTVocoder, ISTFTVocoderConfig, save_istft_vocoder
+from model.codec.model import WEIGHTS_NAME as CODEC_WEIGHTS_NAME
+from model.codec.vocoder import file_sha256
+from model.codec.vocoder_tune import sample_batch, stft_loss
+from model.schedule import warmup_cosine
+
+logger = logging.getLogger("model.codec.vocoder_distill")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    manifest: str = "train_set/manifest.json"
+    minutes: float = 45.0  # of training-set audio given to the teacher (HiFi-GAN on a CPU: ~10 min of work)
+    coarse_share: float = 0.2  # share of clips also decoded from levels 0–1 only (what prompts hear)
+    batch: int = 8
+    segment_frames: int = 64  # 0.74 s
+    lr: float = 5e-4
+    warmup: int = 500
+    schedule_steps: int = 12000  # the cosine's fixed horizon: a resumed run follows the same curve
+    stft_resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
+    complex_weight: float = 1.0
+    compression: float = 0.3  # |S|^0.3 in the complex loss, so quiet bins' phase counts too
+    save_every: int = 200
+    eval_every: int = 1000
+    seed: int = 0
+    student: ISTFTVocoderConfig = field(default_factory=ISTFTVocoderConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DistillConfig:
+        data = dict(data)
+        data["stft_resolutions"] = tuple(tuple(r) for r in data["stft_resolutions"])
+        data["student"] = ISTFTVocoderConfig(**data["student"])
+        return cls(**data)
+
+
+# --- data ---------------------------------------------------------------------------------------------------
+def teacher_pairs(codec, manifest: Path, config: DistillConfig) -> list[dict[str, torch.Tensor]]:
+    """Clips of the manifest drawn at random up to ``config.minutes``, each encoded and decoded by ``codec`` (all
+    levels; a share also from levels 0–1) and vocoded by the codec's own vocoder (the teacher):
+    [{"mel": (80, T) float16, "wav": (T · hop,) float16 at the vocoder's rate}]."""
+    clips = json.loads(Path(manifest).read_text())["clips"]
+    rng = random.Random(config.seed)
+    rng.shuffle(clips)
+    pairs, seconds = [], 0.0
+    for clip in clips:
+        if seconds >= config.minutes * 60:
+            break
+        audio = load_audio(Path(manifest).parent / clip["path"])
+        seconds += audio.duration
+        with torch.inference_mode():
+            codes = codec.encode(audio)
+            levels = [torch.as_tensor(c, dtype=torch.long) for c in codec._from_codes(codes)]
+            frames = codec.mel_frames(len(audio.samples))
+            variants = [levels, levels[:2]] if rng.random() < config.coarse_share else [levels]
+            for kept in variants:
+                mel = codec.decoder_mel(kept, frames)
+                pairs.append({"mel": mel[0].half(), "wav": torch.from_numpy(codec.vocode(mel)).half()})
+        if len(pairs) % 100 == 0:
+            logger.info("teacher: %d pairs, %.1f of %.0f min", len(pairs), seconds / 60, config.minutes)
+    return pairs
+
+
+# --- loss ---------------------------------------------------------------------------------------------------
+def complex_loss(output: torch.Tensor, target: torch.Tensor, n_fft: int, hop: int, power: float) -> torch.Tensor:
+    """Mean |S_out^c − S_target^c| of power-compressed complex STFTs (magnitude^power, phase kept)."""
+    window = torch.hann_window(n_fft, device=output.device)
+    spectra = []
+    for wav in (output, target):
+        spectrum = torch.stft(wav, n_fft, hop, n_fft, window, return_complex=True)
+        magnitude = spectrum.abs().clamp(min=1e-7)
+        spectra.append(spectrum * (magnitude**power / magnitude))
+    return (spectra[0] - spectra[1]).abs().mean()
+
+
+def distill_loss(student: ISTFTVocoder, to_mel, mel: torch.Tensor, wav: torch.Tensor, config: DistillConfig) -> dict:
+    output = student(mel)[:, 0, : wav.shape[-1]]
+    mel_l1 = (to_mel(output) - to_mel(wav)).abs().mean()
+    stft = stft_loss(output, wav, config.stft_resolutions)
+    phase = complex_loss(output, wav, config.student.n_fft, config.student.hop, config.compression)
+    return {"loss": mel_l1 + stft + config.complex_weight * phase, "mel_l1": mel_l1, "stft": stft, "complex": phase}
+
+
+# --- training -----------------------------------------------------------------------------------------------
+def distill(
+    run: Path,
+    codec,
+    config: DistillConfig,
+    steps: int,
+    evaluator=None,
+    pairs: list[dict] | None = None,
+    minutes: float | None = None,
+) -> ISTFTVocoder:
+    """Train the student until ``steps`` (or ``minutes`` of wall time); resumes from ``run/state.pt``. Teacher
+    pairs are cached in ``run/pairs.pt`` (or given, for tests). Returns the student in eval mode."""
+    run.mkdir(parents=True, exist_ok=True)
+    state_path, pairs_path = run / "state.pt", run / "pairs.pt"
+    resumed = torch.load(state_path, weights_only=True) if state_path.exists() else None
+    if resumed:
+        config = DistillConfig.from_dict(resumed["config"] | {"manifest": config.manifest})
+    if pairs is None:
+        if pairs_path.exists():
+            pairs = torch.load(pairs_path, weights_only=True)
+        else:
+            pairs = teacher_pairs(codec, Path(config.manifest), config)
+            torch.save(pairs, pairs_path)
+    torch.manual_seed(config.seed)
+    student = ISTFTVocoder(config.student).train()
+    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr, betas=(0.8, 0.99), weight_decay=0.01)
+    rng = random.Random(config.seed)
+    step = 0
+    if resumed:
+        student.load_state_dict(resumed["student"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        rng.setstate(_tuple_state(resumed["rng"]))
+        step = resumed["step"]
+    to_mel, hop = codec.mel, codec.config.mel_hop
+    started = time.monotonic()
+
+    def save() -> None:
+        state = {"student": student.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+        state |= {"rng": rng.getstate(), "config": asdict(config)}
+        torch.save(state, run / "state.tmp")
+        (run / "state.tmp").replace(state_path)
+
+    while step < steps and (minutes is None or time.monotonic() - started < minutes * 60):
+        for group in optimizer.param_groups:
+            group["lr"] = warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
+        mel, wav = sample_batch(pairs, config, rng, hop)
+        losses = distill_loss(student, to_mel, mel, wav, config)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
+        optimizer.step()
+        step += 1
+        record = {"step": step, **{k: round(v.item(), 4) for k, v in losses.items()}}
+        if step % config.save_every == 0 or step == steps:
+            save()
+        if evaluator is not None and (step % config.eval_every == 0 or step == steps):
+            record |= _evaluate(evaluator, codec, student)
+        if step % 20 == 0 or "pesq" in record:
+            _log(run, record)
+    save()
+    return student.eval().requires_grad_(False)
+
+
+def _evaluate(evaluator, codec, student: ISTFTVocoder) -> dict:
+    """The quick evaluation with the student in the teacher's place (the teacher is put back)."""
+    teacher = codec.vocoder
+    codec.vocoder = student.eval()
+    try:
+        return evaluator(codec)
+    finally:
+        codec.vocoder = teacher
+        student.train()
+
+
+def _tuple_state(state) -> tuple:
+    """random.Random's state after a round trip through torch.save (lists back to tuples)."""
+    version, internal, gauss = state
+    return version, tuple(internal), gauss
+
+
+def _log(run: Path, record: dict) -> None:
+    print(json.dumps(record), flush=True)
+    with (run / "log.jsonl").open("a") as log:
+        log.write(json.dumps(record) + "\n")
+
+
+def export(run: Path, folder: Path) -> Path:
+    """The run's student (float16) as ``folder/istft_vocoder.safetensors``, beside a codec checkpoint; its
+    metadata records the step and the SHA-256 of the codec weights it was distilled for."""
+    state_path = run / "state.pt"
+    if not state_path.exists():
+        raise ValueError(f"{run} has no training state to export (no state.pt).")
+    state = torch.load(state_path, weights_only=True)
+    config = DistillConfig.from_dict(state["config"])
+    student = ISTFTVocoder(config.student)
+    student.load_state_dict(state["student"])
+    metadata = {"step": str(state["step"]), "teacher": "hifigan-tuned"}
+    if (Path(folder) / CODEC_WEIGHTS_NAME).is_file():
+        metadata["codec_sha256"] = file_sha256(Path(folder) / CODEC_WEIGHTS_NAME)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return save_istft_vocoder(student, Path(folder) / WEIGHTS_NAME, metadata)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from model.codec.io import load_codec
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="run folder: state, teacher pairs, log")
+    parser.add_argument("--codec", type=Path, default=Path("checkpoints/codec"), help="codec and teacher")
+    parser.add_argument("--manifest", default=DistillConfig.manifest)
+    parser.add_argument("--steps", type=int, default=DistillConfig.schedule_steps, help="train up to this step")
+    parser.add_argument("--schedule-steps", type=int, default=DistillConfig.schedule_steps, help="cosine horizon")
+    parser.add_argument("--minutes", type=float, help="stop after this much wall time (state is saved)")
+    parser.add_argument("--data-minutes", type=float, default=DistillConfig.minutes, help="audio for the teacher")
+    parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
+    parser.add_argument("--export", type=Path, help="write the student into this codec folder and stop")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.export:
+        print(export(args.run, args.export))
+        return
+    codec = load_codec(args.codec, vocoder="hifigan")
+    evaluator = None
+    if args.eval_dev:
+        from model.codec.evaluate import QuickEval
+
+        evaluator = QuickEval(args.eval_dev)
+    config = replace(
+        DistillConfig(), manifest=args.manifest, minutes=args.data_minutes, schedule_steps=args.schedule_steps
+    )
+    distill(args.run, codec, config, args.steps, evaluator=evaluator, minutes=args.minutes)
+
+
+if __name__ == "__main__":
+    main()
