@@ -14,7 +14,9 @@ from bench.app_timing import CHROMIUM_FLAGS as FLAGS
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DEMO = Path(__file__).resolve().parent.parent / "demo_examples"
-# UNIAUDIO_SCREENSHOTS=docs/screenshots keeps the screenshots (how the README's were made)
+# UNIAUDIO_SCREENSHOTS=docs/screenshots keeps the screenshots (how the README's were made; then
+# `pngquant --quality=70-95 --force --ext .png docs/screenshots/*.png` makes them a third of the size: the tracked
+# tree travels to a lent GPU under 64 MiB)
 SHOTS = os.environ.get("UNIAUDIO_SCREENSHOTS")
 
 

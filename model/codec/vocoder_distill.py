@@ -223,6 +223,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--schedule-steps", type=int, default=DistillConfig.schedule_steps, help="cosine horizon")
     parser.add_argument("--minutes", type=float, help="stop after this much wall time (state is saved)")
     parser.add_argument("--data-minutes", type=float, default=DistillConfig.minutes, help="audio for the teacher")
+    parser.add_argument(
+        "--complex-weight", type=float, default=DistillConfig.complex_weight, help="0: no phase supervision"
+    )
     parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
     parser.add_argument("--export", type=Path, help="write the student into this codec folder and stop")
     args = parser.parse_args(argv)
@@ -237,7 +240,11 @@ def main(argv: list[str] | None = None) -> None:
 
         evaluator = QuickEval(args.eval_dev)
     config = replace(
-        DistillConfig(), manifest=args.manifest, minutes=args.data_minutes, schedule_steps=args.schedule_steps
+        DistillConfig(),
+        manifest=args.manifest,
+        minutes=args.data_minutes,
+        schedule_steps=args.schedule_steps,
+        complex_weight=args.complex_weight,
     )
     distill(args.run, codec, config, args.steps, evaluator=evaluator, minutes=args.minutes)
 
