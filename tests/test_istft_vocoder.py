@@ -79,6 +79,21 @@ def test_teacher_pairs_stop_at_the_minutes_asked_and_hold_the_teachers_waveform(
         assert np.allclose(pair["wav"].float().numpy(), expected, atol=2e-3)
 
 
+def test_recording_pairs_hold_the_clip_itself_and_an_unknown_target_is_refused(config):
+    from model.audio import resample
+
+    codec = debug_codec(seed=0)
+    pairs = teacher_pairs(codec, Path(config.manifest), replace(config, minutes=0.5 / 60, target="recording"))
+    clip = sine(1.0, 16_000, 220) * 0.3
+    expected = resample(clip, 16_000, codec.config.mel_rate)
+    for pair in pairs:  # the clip at the vocoder's rate, padded or cut to the mel's frames
+        length = min(len(expected), pair["wav"].shape[-1])
+        assert pair["wav"].shape[-1] == pair["mel"].shape[-1] * codec.config.mel_hop
+        assert np.allclose(pair["wav"].float().numpy()[:length], expected[:length], atol=2e-3)
+    with pytest.raises(ValueError, match="Unknown distillation target"):
+        teacher_pairs(codec, Path(config.manifest), replace(config, target="truth"))
+
+
 def test_distillation_lowers_the_loss(config, tmp_path):
     codec = debug_codec(seed=0)
     pairs = teacher_pairs(codec, Path(config.manifest), config)

@@ -24,9 +24,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch.nn import functional as F
 
-from model.audio import load_audio
+from model.audio import SAMPLE_RATE, load_audio, resample
 from model.codec.istft_vocoder import WEIGHTS_NAME, ISTFTVocoder, ISTFTVocoderConfig, save_istft_vocoder
 from model.codec.model import WEIGHTS_NAME as CODEC_WEIGHTS_NAME
 from model.codec.vocoder import file_sha256
@@ -47,6 +49,7 @@ class DistillConfig:
     warmup: int = 500
     schedule_steps: int = 12000  # the cosine's fixed horizon: a resumed run follows the same curve
     stft_resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
+    target: str = "teacher"  # or "recording": fit the clip that was encoded, as vocoder_tune does (no teacher)
     complex_weight: float = 1.0
     compression: float = 0.3  # |S|^0.3 in the complex loss, so quiet bins' phase counts too
     save_every: int = 200
@@ -65,8 +68,11 @@ class DistillConfig:
 # --- data ---------------------------------------------------------------------------------------------------
 def teacher_pairs(codec, manifest: Path, config: DistillConfig) -> list[dict[str, torch.Tensor]]:
     """Clips of the manifest drawn at random up to ``config.minutes``, each encoded and decoded by ``codec`` (all
-    levels; a share also from levels 0–1) and vocoded by the codec's own vocoder (the teacher):
+    levels; a share also from levels 0–1) and vocoded by the codec's own vocoder (the teacher) — or, with
+    ``config.target == "recording"``, paired with the clip itself:
     [{"mel": (80, T) float16, "wav": (T · hop,) float16 at the vocoder's rate}]."""
+    if config.target not in ("teacher", "recording"):
+        raise ValueError(f"Unknown distillation target {config.target!r}: teacher or recording.")
     clips = json.loads(Path(manifest).read_text())["clips"]
     rng = random.Random(config.seed)
     rng.shuffle(clips)
@@ -81,11 +87,15 @@ def teacher_pairs(codec, manifest: Path, config: DistillConfig) -> list[dict[str
             levels = [torch.as_tensor(c, dtype=torch.long) for c in codec._from_codes(codes)]
             frames = codec.mel_frames(len(audio.samples))
             variants = [levels, levels[:2]] if rng.random() < config.coarse_share else [levels]
+            hop, rate = codec.config.mel_hop, codec.config.mel_rate
+            recording = torch.from_numpy(resample(audio.samples, SAMPLE_RATE, rate).astype(np.float32))
+            recording = F.pad(recording, (0, max(0, frames * hop - len(recording))))[: frames * hop]
             for kept in variants:
                 mel = codec.decoder_mel(kept, frames)
-                pairs.append({"mel": mel[0].half(), "wav": torch.from_numpy(codec.vocode(mel)).half()})
+                wav = torch.from_numpy(codec.vocode(mel)) if config.target == "teacher" else recording
+                pairs.append({"mel": mel[0].half(), "wav": wav.half()})
         if len(pairs) % 100 == 0:
-            logger.info("teacher: %d pairs, %.1f of %.0f min", len(pairs), seconds / 60, config.minutes)
+            logger.info("%d pairs, %.1f of %.0f min of audio", len(pairs), seconds / 60, config.minutes)
     return pairs
 
 
@@ -226,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--complex-weight", type=float, default=DistillConfig.complex_weight, help="0: no phase supervision"
     )
+    parser.add_argument(
+        "--target", choices=("teacher", "recording"), default="teacher", help="what the student fits (a new run)"
+    )
     parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
     parser.add_argument("--export", type=Path, help="write the student into this codec folder and stop")
     args = parser.parse_args(argv)
@@ -245,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         minutes=args.data_minutes,
         schedule_steps=args.schedule_steps,
         complex_weight=args.complex_weight,
+        target=args.target,
     )
     distill(args.run, codec, config, args.steps, evaluator=evaluator, minutes=args.minutes)
 
