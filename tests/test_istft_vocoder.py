@@ -105,7 +105,9 @@ def test_distillation_lowers_the_loss(config, tmp_path):
     assert after < 0.8 * before
 
 
-def test_resume_follows_the_uninterrupted_run(config, tmp_path):
+@pytest.mark.parametrize("adversarial", [False, True])
+def test_resume_follows_the_uninterrupted_run(config, tmp_path, adversarial):
+    config = replace(config, adversarial=adversarial)
     codec = debug_codec(seed=0)
     pairs = teacher_pairs(codec, Path(config.manifest), config)
     whole = distill(tmp_path / "whole", codec, config, steps=10, pairs=pairs)
@@ -113,6 +115,18 @@ def test_resume_follows_the_uninterrupted_run(config, tmp_path):
     resumed = distill(tmp_path / "halves", codec, config, steps=10, pairs=pairs)
     for (name, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_a_run_can_start_from_another_runs_student_of_the_same_design_only(config, tmp_path):
+    codec = debug_codec(seed=0)
+    pairs = teacher_pairs(codec, Path(config.manifest), config)
+    first = distill(tmp_path / "first", codec, config, steps=5, pairs=pairs)
+    second = distill(tmp_path / "second", codec, config, steps=0, pairs=pairs, init_from=tmp_path / "first")
+    for key, value in first.state_dict().items():
+        assert torch.equal(second.state_dict()[key], value), key
+    wider = replace(config, student=replace(config.student, channels=24))
+    with pytest.raises(ValueError, match="another design"):
+        distill(tmp_path / "third", codec, wider, steps=0, pairs=pairs, init_from=tmp_path / "first")
 
 
 def test_an_export_loads_back_and_load_codec_decodes_with_it(config, tmp_path, caplog):

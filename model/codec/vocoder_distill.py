@@ -32,7 +32,7 @@ from model.audio import SAMPLE_RATE, load_audio, resample
 from model.codec.istft_vocoder import WEIGHTS_NAME, ISTFTVocoder, ISTFTVocoderConfig, save_istft_vocoder
 from model.codec.model import WEIGHTS_NAME as CODEC_WEIGHTS_NAME
 from model.codec.vocoder import file_sha256
-from model.codec.vocoder_tune import sample_batch, stft_loss
+from model.codec.vocoder_tune import SpectrogramCritics, critic_loss, fooling_losses, sample_batch, stft_loss
 from model.schedule import warmup_cosine
 
 logger = logging.getLogger("model.codec.vocoder_distill")
@@ -51,6 +51,9 @@ class DistillConfig:
     stft_resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
     target: str = "teacher"  # or "recording": fit the clip that was encoded, as vocoder_tune does (no teacher)
     complex_weight: float = 1.0
+    adversarial: bool = False  # spectrogram critics (vocoder_tune's), teacher vs. student, on top of the rest
+    adversarial_weight: float = 0.1
+    matching_weight: float = 0.2
     compression: float = 0.3  # |S|^0.3 in the complex loss, so quiet bins' phase counts too
     save_every: int = 200
     eval_every: int = 1000
@@ -111,12 +114,20 @@ def complex_loss(output: torch.Tensor, target: torch.Tensor, n_fft: int, hop: in
     return (spectra[0] - spectra[1]).abs().mean()
 
 
-def distill_loss(student: ISTFTVocoder, to_mel, mel: torch.Tensor, wav: torch.Tensor, config: DistillConfig) -> dict:
+def distill_loss(
+    student: ISTFTVocoder, to_mel, mel: torch.Tensor, wav: torch.Tensor, config: DistillConfig, critics=None
+) -> dict:
+    """The student's losses on one batch (with the critics' when given); "output" holds what it made."""
     output = student(mel)[:, 0, : wav.shape[-1]]
     mel_l1 = (to_mel(output) - to_mel(wav)).abs().mean()
     stft = stft_loss(output, wav, config.stft_resolutions)
     phase = complex_loss(output, wav, config.student.n_fft, config.student.hop, config.compression)
-    return {"loss": mel_l1 + stft + config.complex_weight * phase, "mel_l1": mel_l1, "stft": stft, "complex": phase}
+    losses = {"loss": mel_l1 + stft + config.complex_weight * phase, "mel_l1": mel_l1, "stft": stft, "complex": phase}
+    if critics is not None:
+        losses |= fooling_losses(critics, output, wav)
+        adversarial = config.adversarial_weight * losses["fooling"] + config.matching_weight * losses["matching"]
+        losses["loss"] = losses["loss"] + adversarial
+    return losses | {"output": output}
 
 
 # --- training -----------------------------------------------------------------------------------------------
@@ -128,8 +139,10 @@ def distill(
     evaluator=None,
     pairs: list[dict] | None = None,
     minutes: float | None = None,
+    init_from: Path | None = None,
 ) -> ISTFTVocoder:
-    """Train the student until ``steps`` (or ``minutes`` of wall time); resumes from ``run/state.pt``. Teacher
+    """Train the student until ``steps`` (or ``minutes`` of wall time); resumes from ``run/state.pt``, or a new run
+    starts from the student of ``init_from`` (another run's folder; its own optimiser and schedule). Teacher
     pairs are cached in ``run/pairs.pt`` (or given, for tests). Returns the student in eval mode."""
     run.mkdir(parents=True, exist_ok=True)
     state_path, pairs_path = run / "state.pt", run / "pairs.pt"
@@ -144,7 +157,14 @@ def distill(
             torch.save(pairs, pairs_path)
     torch.manual_seed(config.seed)
     student = ISTFTVocoder(config.student).train()
+    if init_from is not None and not resumed:
+        start = torch.load(Path(init_from) / "state.pt", weights_only=True)
+        if DistillConfig.from_dict(start["config"]).student != config.student:
+            raise ValueError(f"{init_from} trained a student of another design; start this run from scratch.")
+        student.load_state_dict(start["student"])
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr, betas=(0.8, 0.99), weight_decay=0.01)
+    critics = SpectrogramCritics(config.stft_resolutions) if config.adversarial else None
+    critic_optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99)) if critics else None
     rng = random.Random(config.seed)
     step = 0
     if resumed:
@@ -152,11 +172,16 @@ def distill(
         optimizer.load_state_dict(resumed["optimizer"])
         rng.setstate(_tuple_state(resumed["rng"]))
         step = resumed["step"]
+        if critics:
+            critics.load_state_dict(resumed["critics"])
+            critic_optimizer.load_state_dict(resumed["critic_optimizer"])
     to_mel, hop = codec.mel, codec.config.mel_hop
     started = time.monotonic()
 
     def save() -> None:
         state = {"student": student.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+        if critics:
+            state |= {"critics": critics.state_dict(), "critic_optimizer": critic_optimizer.state_dict()}
         state |= {"rng": rng.getstate(), "config": asdict(config)}
         torch.save(state, run / "state.tmp")
         (run / "state.tmp").replace(state_path)
@@ -165,11 +190,17 @@ def distill(
         for group in optimizer.param_groups:
             group["lr"] = warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
         mel, wav = sample_batch(pairs, config, rng, hop)
-        losses = distill_loss(student, to_mel, mel, wav, config)
+        losses = distill_loss(student, to_mel, mel, wav, config, critics)
+        output = losses.pop("output")
         optimizer.zero_grad()
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
         optimizer.step()
+        if critics:
+            critic_optimizer.zero_grad()
+            losses["critic"] = critic_loss(critics, output, wav)
+            losses["critic"].backward()
+            critic_optimizer.step()
         step += 1
         record = {"step": step, **{k: round(v.item(), 4) for k, v in losses.items()}}
         if step % config.save_every == 0 or step == steps:
@@ -239,6 +270,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--target", choices=("teacher", "recording"), default="teacher", help="what the student fits (a new run)"
     )
+    parser.add_argument("--adversarial", action="store_true", help="add spectrogram critics (a new run)")
+    parser.add_argument("--init-from", type=Path, help="a new run starts from this run's student")
+    parser.add_argument("--lr", type=float, default=DistillConfig.lr)
+    parser.add_argument("--warmup", type=int, default=DistillConfig.warmup)
     parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
     parser.add_argument("--export", type=Path, help="write the student into this codec folder and stop")
     args = parser.parse_args(argv)
@@ -259,8 +294,11 @@ def main(argv: list[str] | None = None) -> None:
         schedule_steps=args.schedule_steps,
         complex_weight=args.complex_weight,
         target=args.target,
+        adversarial=args.adversarial,
+        lr=args.lr,
+        warmup=args.warmup,
     )
-    distill(args.run, codec, config, args.steps, evaluator=evaluator, minutes=args.minutes)
+    distill(args.run, codec, config, args.steps, evaluator=evaluator, minutes=args.minutes, init_from=args.init_from)
 
 
 if __name__ == "__main__":

@@ -161,13 +161,17 @@ def tune_loss(
     stft = stft_loss(output, wav, config.stft_resolutions)
     losses = {"loss": mel_l1 + stft, "mel_l1": mel_l1, "stft": stft}
     if critics is not None:
-        real, fake = critics.views(wav), critics.views(output)
-        pairs = [generator_losses(c, r, f) for c, r, f in zip(critics.critics, real, fake, strict=True)]
-        losses["fooling"] = sum(p[0] for p in pairs) / len(pairs)
-        losses["matching"] = sum(p[1] for p in pairs) / len(pairs)
+        losses |= fooling_losses(critics, output, wav)
         adversarial = config.adversarial_weight * losses["fooling"] + config.matching_weight * losses["matching"]
         losses["loss"] = losses["loss"] + adversarial
     return losses, output
+
+
+def fooling_losses(critics: SpectrogramCritics, output: torch.Tensor, target: torch.Tensor) -> dict:
+    """The generator's side of the critics, averaged over resolutions: {"fooling": LSGAN, "matching": features}."""
+    real, fake = critics.views(target), critics.views(output)
+    pairs = [generator_losses(c, r, f) for c, r, f in zip(critics.critics, real, fake, strict=True)]
+    return {"fooling": sum(p[0] for p in pairs) / len(pairs), "matching": sum(p[1] for p in pairs) / len(pairs)}
 
 
 # --- training -----------------------------------------------------------------------------------------------
