@@ -246,7 +246,7 @@ def export(run: Path, folder: Path) -> Path:
     config = DistillConfig.from_dict(state["config"])
     student = ISTFTVocoder(config.student)
     student.load_state_dict(state["student"])
-    metadata = {"step": str(state["step"]), "teacher": "hifigan-tuned"}
+    metadata = {"step": str(state["step"]), "target": config.target}  # "teacher": the tuned HiFi-GAN
     if (Path(folder) / CODEC_WEIGHTS_NAME).is_file():
         metadata["codec_sha256"] = file_sha256(Path(folder) / CODEC_WEIGHTS_NAME)
     Path(folder).mkdir(parents=True, exist_ok=True)
