@@ -32,7 +32,15 @@ from model.audio import SAMPLE_RATE, load_audio, resample
 from model.codec.istft_vocoder import WEIGHTS_NAME, ISTFTVocoder, ISTFTVocoderConfig, save_istft_vocoder
 from model.codec.model import WEIGHTS_NAME as CODEC_WEIGHTS_NAME
 from model.codec.vocoder import file_sha256
-from model.codec.vocoder_tune import SpectrogramCritics, critic_loss, fooling_losses, sample_batch, stft_loss
+from model.codec.vocoder_tune import (
+    SpectrogramCritics,
+    critic_loss,
+    fooling_losses,
+    log_record,
+    sample_batch,
+    stft_loss,
+    tuple_state,
+)
 from model.schedule import warmup_cosine
 
 logger = logging.getLogger("model.codec.vocoder_distill")
@@ -170,7 +178,7 @@ def distill(
     if resumed:
         student.load_state_dict(resumed["student"])
         optimizer.load_state_dict(resumed["optimizer"])
-        rng.setstate(_tuple_state(resumed["rng"]))
+        rng.setstate(tuple_state(resumed["rng"]))
         step = resumed["step"]
         if critics:
             critics.load_state_dict(resumed["critics"])
@@ -208,7 +216,7 @@ def distill(
         if evaluator is not None and (step % config.eval_every == 0 or step == steps):
             record |= _evaluate(evaluator, codec, student)
         if step % 20 == 0 or "pesq" in record:
-            _log(run, record)
+            log_record(run, record)
     save()
     return student.eval().requires_grad_(False)
 
@@ -222,18 +230,6 @@ def _evaluate(evaluator, codec, student: ISTFTVocoder) -> dict:
     finally:
         codec.vocoder = teacher
         student.train()
-
-
-def _tuple_state(state) -> tuple:
-    """random.Random's state after a round trip through torch.save (lists back to tuples)."""
-    version, internal, gauss = state
-    return version, tuple(internal), gauss
-
-
-def _log(run: Path, record: dict) -> None:
-    print(json.dumps(record), flush=True)
-    with (run / "log.jsonl").open("a") as log:
-        log.write(json.dumps(record) + "\n")
 
 
 def export(run: Path, folder: Path) -> Path:

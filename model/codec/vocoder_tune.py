@@ -211,7 +211,7 @@ def tune(
     if resumed:
         vocoder.load_state_dict(resumed["vocoder"])
         optimizer.load_state_dict(resumed["optimizer"])
-        rng.setstate(_tuple_state(resumed["rng"]))
+        rng.setstate(tuple_state(resumed["rng"]))
         step = resumed["step"]
         if critics:
             critics.load_state_dict(resumed["critics"])
@@ -251,19 +251,19 @@ def tune(
             record |= evaluator(codec)
             vocoder.train()
         if step % 10 == 0 or "pesq" in record:
-            _log(run, record)
+            log_record(run, record)
     save()
     vocoder.eval().requires_grad_(False)
     return step
 
 
-def _tuple_state(state) -> tuple:
+def tuple_state(state) -> tuple:
     """random.Random's state after a round trip through torch.save (lists back to tuples)."""
     version, internal, gauss = state
     return version, tuple(internal), gauss
 
 
-def _log(run: Path, record: dict) -> None:
+def log_record(run: Path, record: dict) -> None:
     print(json.dumps(record), flush=True)
     with (run / "log.jsonl").open("a") as log:
         log.write(json.dumps(record) + "\n")
