@@ -1,14 +1,17 @@
-"""Distil the codec's tuned HiFi-GAN into the light iSTFT vocoder (``model.codec.istft_vocoder``).
+"""Train the light iSTFT vocoder (``model.codec.istft_vocoder``) on the codec's own decoded mels: distilled from
+the codec's tuned HiFi-GAN (``--target teacher``, the default) or fitted to the clips themselves (``--target
+recording``, what the shipped one is).
 
-HiFi-GAN is 99 % of decoding time on a CPU. The student learns to give what the teacher gives *on the codec's own
-decoded mels*: pairs (decoded log-mel, the teacher's waveform for it) are made once for a random share of the
-training set, then random segments are fitted with a log-mel L1 loss, a multi-resolution STFT loss (spectral
-convergence + log magnitude) and an L1 loss on the power-compressed complex STFT — the last is what teaches
-phase: the teacher's phase is a deterministic function of the mel, a recording's is not.
+HiFi-GAN is 99 % of decoding time on a CPU. Pairs (decoded log-mel, the teacher's waveform for it — or the clip
+that was encoded) are made once for a random share of the training set, then random segments are fitted with a
+log-mel L1 loss, a multi-resolution STFT loss (spectral convergence + log magnitude) and an L1 loss on the
+power-compressed complex STFT, meant to teach the teacher's phase (a recording's phase is not a function of the
+mel, so ``--complex-weight 0`` goes with ``--target recording``); ``--adversarial`` adds spectrogram critics.
+Measured (model card): neither the complex loss nor the critics helped, and fitting the recordings did best.
 
-    python -m model.codec.vocoder_distill --codec checkpoints/codec --run runs/istft --steps 12000 \
-        --eval-dev dev_set/manifest.json            # start, or resume the same run
-    python -m model.codec.vocoder_distill --run runs/istft --export checkpoints/codec
+    python -m model.codec.vocoder_distill --codec checkpoints/codec --run runs/istft-recording --target recording \
+        --complex-weight 0 --steps 8000 --eval-dev dev_set/manifest.json     # start, or resume the same run
+    python -m model.codec.vocoder_distill --run runs/istft-recording --export checkpoints/codec
 
 The export writes ``istft_vocoder.safetensors`` into the codec's folder; ``load_codec(…, vocoder="istft")``
 (the app's and CLI's ``--vocoder istft``) decodes with it.
