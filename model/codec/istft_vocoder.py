@@ -1,9 +1,9 @@
 """A light vocoder: ConvNeXt blocks at the mel frame rate predict each frame's complex spectrum, and one inverse
 STFT turns it into the waveform (the design of Vocos, Siuzdak 2023; written here, since the ``vocos`` package
 needs torchaudio). All the network's work happens at 86 frames a second instead of HiFi-GAN's 22,050 samples,
-so it decodes ~20× faster on a CPU. It is trained by distillation from the codec's tuned HiFi-GAN
-(``model.codec.vocoder_distill``): a regression loss against a deterministic teacher can supervise phase, which
-a regression loss against real recordings cannot (their phase is not a function of the mel).
+so it decodes ~60× faster than HiFi-GAN on a CPU (``bench.decode_speed``). It is trained on the codec's decoded
+mels by ``model.codec.vocoder_distill`` (fitted to the recordings, or distilled from the tuned HiFi-GAN; the
+multi-resolution STFT magnitudes constrain the phase enough without GAN losses — the model card has the runs).
 
 Same interface as the HiFi-GAN generator: log-mel (B, 80, T) → waveform (B, 1, T · hop) at the mel's rate, with
 the HiFi-GAN framing (frame t describes samples centred on t · hop + hop / 2).
