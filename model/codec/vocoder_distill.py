@@ -23,8 +23,7 @@ import argparse
 import json
 import logging
 import random
-import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +34,7 @@ from model.audio import SAMPLE_RATE, load_audio, resample
 from model.codec.istft_vocoder import WEIGHTS_NAME, ISTFTVocoder, ISTFTVocoderConfig, save_istft_vocoder
 from model.codec.model import WEIGHTS_NAME as CODEC_WEIGHTS_NAME
 from model.codec.vocoder import file_sha256
-from model.codec.vocoder_tune import (
-    SpectrogramCritics,
-    critic_loss,
-    fooling_losses,
-    log_record,
-    sample_batch,
-    stft_loss,
-    tuple_state,
-)
-from model.schedule import warmup_cosine
+from model.codec.vocoder_tune import VocoderRun, fooling_losses, stft_loss, train_vocoder
 
 logger = logging.getLogger("model.codec.vocoder_distill")
 
@@ -174,53 +164,21 @@ def distill(
             raise ValueError(f"{init_from} trained a student of another design; start this run from scratch.")
         student.load_state_dict(start["student"])
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr, betas=(0.8, 0.99), weight_decay=0.01)
-    critics = SpectrogramCritics(config.stft_resolutions) if config.adversarial else None
-    critic_optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99)) if critics else None
-    rng = random.Random(config.seed)
-    step = 0
-    if resumed:
-        student.load_state_dict(resumed["student"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        rng.setstate(tuple_state(resumed["rng"]))
-        step = resumed["step"]
-        if critics:
-            critics.load_state_dict(resumed["critics"])
-            critic_optimizer.load_state_dict(resumed["critic_optimizer"])
-    to_mel, hop = codec.mel, codec.config.mel_hop
-    started = time.monotonic()
 
-    def save() -> None:
-        state = {"student": student.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
-        if critics:
-            state |= {"critics": critics.state_dict(), "critic_optimizer": critic_optimizer.state_dict()}
-        state |= {"rng": rng.getstate(), "config": asdict(config)}
-        torch.save(state, run / "state.tmp")
-        (run / "state.tmp").replace(state_path)
+    def step_loss(mel: torch.Tensor, wav: torch.Tensor, critics) -> tuple[dict, torch.Tensor]:
+        losses = distill_loss(student, codec.mel, mel, wav, config, critics)
+        return losses, losses.pop("output")
 
-    while step < steps and (minutes is None or time.monotonic() - started < minutes * 60):
-        for group in optimizer.param_groups:
-            group["lr"] = warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
-        mel, wav = sample_batch(pairs, config, rng, hop)
-        losses = distill_loss(student, to_mel, mel, wav, config, critics)
-        output = losses.pop("output")
-        optimizer.zero_grad()
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
-        optimizer.step()
-        if critics:
-            critic_optimizer.zero_grad()
-            losses["critic"] = critic_loss(critics, output, wav)
-            losses["critic"].backward()
-            critic_optimizer.step()
-        step += 1
-        record = {"step": step, **{k: round(v.item(), 4) for k, v in losses.items()}}
-        if step % config.save_every == 0 or step == steps:
-            save()
-        if evaluator is not None and (step % config.eval_every == 0 or step == steps):
-            record |= _evaluate(evaluator, codec, student)
-        if step % 20 == 0 or "pesq" in record:
-            log_record(run, record)
-    save()
+    train_vocoder(
+        VocoderRun(run, "student", student, list(student.parameters()), optimizer, config, log_every=20),
+        pairs,
+        step_loss,
+        codec.config.mel_hop,
+        steps,
+        resumed,
+        (lambda: _evaluate(evaluator, codec, student)) if evaluator is not None else None,
+        minutes,
+    )
     return student.eval().requires_grad_(False)
 
 

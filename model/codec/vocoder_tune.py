@@ -204,39 +204,82 @@ def tune(
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(0.8, 0.99), weight_decay=0.0)
     torch.manual_seed(config.seed)
+
+    def evaluate() -> dict:
+        vocoder.eval()
+        try:
+            return evaluator(codec)
+        finally:
+            vocoder.train()
+
+    step = train_vocoder(
+        VocoderRun(run, "vocoder", vocoder, params, optimizer, config, log_every=10),
+        pairs,
+        lambda mel, wav, critics: tune_loss(vocoder, codec.mel, mel, wav, config, critics),
+        codec.config.mel_hop,
+        steps,
+        resumed,
+        evaluate if evaluator is not None else None,
+        minutes,
+    )
+    vocoder.eval().requires_grad_(False)
+    return step
+
+
+@dataclass
+class VocoderRun:
+    """What ``train_vocoder`` trains: the run folder, the name the model's weights have in ``state.pt``, the
+    model, the parameters that learn and their optimiser, the run's config (lr, warm-up, schedule, batch,
+    segment, critics, save / eval periods, seed) and how often to log."""
+
+    folder: Path
+    key: str
+    model: torch.nn.Module
+    params: list
+    optimizer: torch.optim.Optimizer
+    config: object
+    log_every: int
+
+
+def train_vocoder(
+    job: VocoderRun, pairs: list[dict], loss_fn, hop: int, steps: int, resumed: dict | None, evaluate, minutes
+) -> int:
+    """The loop shared by this fine-tune and ``vocoder_distill``: a cosine schedule that is a function of the step,
+    random segments of ``pairs``, ``loss_fn(mel, wav, critics) → (losses, output)``, the spectrogram critics when
+    the config asks, ``state.pt`` every ``save_every`` steps (weights, optimisers, sampler) so that a resumed run
+    follows the uninterrupted one, ``evaluate()`` every ``eval_every``. Returns the step reached."""
+    config = job.config
     critics = SpectrogramCritics(config.stft_resolutions) if config.adversarial else None
     critic_optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99)) if critics else None
     rng = random.Random(config.seed)
     step = 0
     if resumed:
-        vocoder.load_state_dict(resumed["vocoder"])
-        optimizer.load_state_dict(resumed["optimizer"])
+        job.model.load_state_dict(resumed[job.key])
+        job.optimizer.load_state_dict(resumed["optimizer"])
         rng.setstate(tuple_state(resumed["rng"]))
         step = resumed["step"]
         if critics:
             critics.load_state_dict(resumed["critics"])
             critic_optimizer.load_state_dict(resumed["critic_optimizer"])
-    to_mel = codec.mel
-    hop = codec.config.mel_hop
     started = time.monotonic()
 
     def save() -> None:
-        state = {"vocoder": vocoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+        state = {job.key: job.model.state_dict(), "optimizer": job.optimizer.state_dict(), "step": step}
         if critics:
             state |= {"critics": critics.state_dict(), "critic_optimizer": critic_optimizer.state_dict()}
         state |= {"rng": rng.getstate(), "config": asdict(config)}
-        torch.save(state, run / "state.tmp")
-        (run / "state.tmp").replace(state_path)
+        torch.save(state, job.folder / "state.tmp")
+        (job.folder / "state.tmp").replace(job.folder / "state.pt")
 
     while step < steps and (minutes is None or time.monotonic() - started < minutes * 60):
-        for group in optimizer.param_groups:
+        for group in job.optimizer.param_groups:
             group["lr"] = warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
         mel, wav = sample_batch(pairs, config, rng, hop)
-        losses, output = tune_loss(vocoder, to_mel, mel, wav, config, critics)
-        optimizer.zero_grad()
+        losses, output = loss_fn(mel, wav, critics)
+        job.optimizer.zero_grad()
         losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        optimizer.step()
+        torch.nn.utils.clip_grad_norm_(job.params, 10.0)
+        job.optimizer.step()
         if critics:
             critic_optimizer.zero_grad()
             losses["critic"] = critic_loss(critics, output, wav)
@@ -246,14 +289,11 @@ def tune(
         record = {"step": step, **{k: round(v.item(), 4) for k, v in losses.items()}}
         if step % config.save_every == 0 or step == steps:
             save()
-        if evaluator is not None and (step % config.eval_every == 0 or step == steps):
-            vocoder.eval()
-            record |= evaluator(codec)
-            vocoder.train()
-        if step % 10 == 0 or "pesq" in record:
-            log_record(run, record)
+        if evaluate is not None and (step % config.eval_every == 0 or step == steps):
+            record |= evaluate()
+        if step % job.log_every == 0 or "pesq" in record:
+            log_record(job.folder, record)
     save()
-    vocoder.eval().requires_grad_(False)
     return step
 
 
