@@ -159,7 +159,8 @@ def distill(
     torch.manual_seed(config.seed)
     student = ISTFTVocoder(config.student).train()
     if init_from is not None and not resumed:
-        start = torch.load(Path(init_from) / "state.pt", weights_only=True)
+        start_path = Path(init_from) / "state.pt"
+        start = torch.load(start_path, weights_only=True)
         if DistillConfig.from_dict(start["config"]).student != config.student:
             raise ValueError(f"{init_from} trained a student of another design; start this run from scratch.")
         student.load_state_dict(start["student"])
