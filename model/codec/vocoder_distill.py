@@ -34,7 +34,7 @@ from model.audio import SAMPLE_RATE, load_audio, resample
 from model.codec.istft_vocoder import WEIGHTS_NAME, ISTFTVocoder, ISTFTVocoderConfig, save_istft_vocoder
 from model.codec.model import WEIGHTS_NAME as CODEC_WEIGHTS_NAME
 from model.codec.vocoder import file_sha256
-from model.codec.vocoder_tune import VocoderRun, fooling_losses, stft_loss, train_vocoder
+from model.codec.vocoder_tune import VocoderRun, fooling_losses, open_run, stft_loss, train_vocoder
 
 logger = logging.getLogger("model.codec.vocoder_distill")
 
@@ -145,17 +145,7 @@ def distill(
     """Train the student until ``steps`` (or ``minutes`` of wall time); resumes from ``run/state.pt``, or a new run
     starts from the student of ``init_from`` (another run's folder; its own optimiser and schedule). Teacher
     pairs are cached in ``run/pairs.pt`` (or given, for tests). Returns the student in eval mode."""
-    run.mkdir(parents=True, exist_ok=True)
-    state_path, pairs_path = run / "state.pt", run / "pairs.pt"
-    resumed = torch.load(state_path, weights_only=True) if state_path.exists() else None
-    if resumed:
-        config = DistillConfig.from_dict(resumed["config"] | {"manifest": config.manifest})
-    if pairs is None:
-        if pairs_path.exists():
-            pairs = torch.load(pairs_path, weights_only=True)
-        else:
-            pairs = teacher_pairs(codec, Path(config.manifest), config)
-            torch.save(pairs, pairs_path)
+    resumed, config, pairs = open_run(run, config, pairs, lambda c: teacher_pairs(codec, Path(c.manifest), c))
     torch.manual_seed(config.seed)
     student = ISTFTVocoder(config.student).train()
     if init_from is not None and not resumed:

@@ -186,17 +186,7 @@ def tune(
 ) -> int:
     """Fine-tune ``codec.vocoder`` in place until ``steps`` (or ``minutes``); resumes from ``run/state.pt``.
     Decoded pairs are cached in ``run/pairs.pt`` (or given, for tests). Returns the step reached."""
-    run.mkdir(parents=True, exist_ok=True)
-    state_path, pairs_path = run / "state.pt", run / "pairs.pt"
-    resumed = torch.load(state_path, weights_only=True) if state_path.exists() else None
-    if resumed:
-        config = TuneConfig.from_dict(resumed["config"] | {"manifest": config.manifest})
-    if pairs is None:
-        if pairs_path.exists():
-            pairs = torch.load(pairs_path, weights_only=True)
-        else:
-            pairs = decoded_pairs(codec, Path(config.manifest), config)
-            torch.save(pairs, pairs_path)
+    resumed, config, pairs = open_run(run, config, pairs, lambda c: decoded_pairs(codec, Path(c.manifest), c))
     vocoder = codec.vocoder.train()
     params = [p for name, p in vocoder.named_parameters() if tunable(name)]
     vocoder.requires_grad_(False)
@@ -224,6 +214,24 @@ def tune(
     )
     vocoder.eval().requires_grad_(False)
     return step
+
+
+def open_run(run: Path, config, pairs: list[dict] | None, make_pairs) -> tuple[dict | None, object, list[dict]]:
+    """A vocoder run's folder: its saved state (None for a new run), the config it goes on with (the saved one,
+    with the manifest given now) and its training pairs (given, cached in ``run/pairs.pt``, or made by
+    ``make_pairs(config)`` and cached)."""
+    run.mkdir(parents=True, exist_ok=True)
+    state_path, pairs_path = run / "state.pt", run / "pairs.pt"
+    resumed = torch.load(state_path, weights_only=True) if state_path.exists() else None
+    if resumed:
+        config = type(config).from_dict(resumed["config"] | {"manifest": config.manifest})
+    if pairs is None:
+        if pairs_path.exists():
+            pairs = torch.load(pairs_path, weights_only=True)
+        else:
+            pairs = make_pairs(config)
+            torch.save(pairs, pairs_path)
+    return resumed, config, pairs
 
 
 @dataclass
