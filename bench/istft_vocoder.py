@@ -1,6 +1,7 @@
 """Does the light iSTFT vocoder keep what the tuned HiFi-GAN gives? The codec decoded through its tuned HiFi-GAN
 (the teacher, in the dtype ``load_codec`` picks here), through states of ``model.codec.vocoder_distill`` runs
-(float32; an ablation without the complex-STFT loss among them when given) and through the shipped int8 export:
+(float32; an ablation without the complex-STFT loss among them when given; a ``--joint`` run's state decodes
+through its own mel decoder too) and through the shipped int8 export:
 PESQ-wb, STOI and DNSMOS OVRL with every level, PESQ-wb and STOI with levels 0–1, on the first ``--clips`` clean
 real-speech development clips (the training-time quick evaluation's six among them).
 
@@ -22,8 +23,8 @@ from model.audio import load_audio
 
 def main() -> None:
     from model.codec.io import load_codec
-    from model.codec.istft_vocoder import WEIGHTS_NAME, ISTFTVocoder, load_istft_vocoder
-    from model.codec.vocoder_distill import DistillConfig
+    from model.codec.istft_vocoder import WEIGHTS_NAME, ISTFTVocoder, load_istft_decoder
+    from model.codec.vocoder_distill import DistillConfig, JointStudent, installed
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--codec", type=Path, default=Path("checkpoints/codec"))
@@ -44,16 +45,21 @@ def main() -> None:
         state = torch.load(path, weights_only=True)
         config = DistillConfig.from_dict(state["config"])
         student = ISTFTVocoder(config.student)
+        if config.joint:
+            student = JointStudent(codec, student, config.segment_frames)
         student.load_state_dict(state["student"])
-        codec.vocoder = student.eval()
         name = f"{path.parent.name} step {state['step']} (float32, complex weight {config.complex_weight})"
-        result[name] = scores(codec, audio, codes)
+        if config.joint:
+            name += ", mel decoder trained with it"
+        with installed(codec, student.eval()):
+            result[name] = scores(codec, audio, codes)
         print(name, result[name], flush=True)
     shipped = args.codec / WEIGHTS_NAME
-    if shipped.is_file():
-        codec.vocoder = load_istft_vocoder(shipped)
-        name = f"shipped {WEIGHTS_NAME} (int8 rows, {shipped.stat().st_size / 2**20:.2f} MiB)"
-        result[name] = scores(codec, audio, codes)
+    if shipped.is_file():  # as load_codec gives it: with the mel decoder trained with it, if the file has one
+        light = load_codec(args.codec, vocoder="istft", vocoder_dtype="float32")
+        joint = ", with its mel decoder" if load_istft_decoder(shipped) else ""
+        name = f"shipped {WEIGHTS_NAME} (int8 rows{joint}, {shipped.stat().st_size / 2**20:.2f} MiB)"
+        result[name] = scores(light, audio, codes)
         print(name, result[name], flush=True)
     write_result(args.out, result, {k: str(v) for k, v in vars(args).items()})
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from model.codec.istft_vocoder import WEIGHTS_NAME as ISTFT_NAME
 from model.codec.model import CONFIG_NAME, WEIGHTS_NAME, CodecConfig, LLMCodec
 from model.devices import resolve_device, resolve_dtype
 
@@ -59,8 +60,9 @@ def load_codec(
     config = CodecConfig.load(folder / CONFIG_NAME)
     if semantic is None:
         semantic = config.make_semantic()
-    if isinstance(vocoder, str):
-        vocoder = _named_vocoder(vocoder, folder)
+    name = vocoder if isinstance(vocoder, str) else None
+    if name is not None:
+        vocoder = _named_vocoder(name, folder)
         vocoder.to(resolve_dtype(vocoder_dtype, resolve_device(device)))
     codec = LLMCodec(config, semantic, vocoder)
     state = {k: v.float() for k, v in load_file(folder / WEIGHTS_NAME).items()}
@@ -70,7 +72,23 @@ def load_codec(
         raise ValueError(
             f"{folder} does not fit this codec's architecture (missing {missing[:3]}, unexpected {unexpected[:3]})."
         )
+    if name == "istft":
+        _install_light_decoder(codec, folder / ISTFT_NAME)
     return codec.eval().to(device)
+
+
+def _install_light_decoder(codec: LLMCodec, path: Path) -> None:
+    """The mel decoder trained end to end with the light vocoder, when its file has one, in place of the codec's
+    (both decode the same codes; this one makes what the light vocoder reads best, not a true log-mel)."""
+    from model.codec.istft_vocoder import load_istft_decoder
+
+    decoder = load_istft_decoder(path)
+    if not decoder:
+        return
+    own = codec.state_dict()
+    if set(decoder) - set(own) or any(own[k].shape != v.shape for k, v in decoder.items()):
+        raise ValueError(f"{path} holds a mel decoder of another design than this codec's: train it again.")
+    codec.load_state_dict(decoder, strict=False)
 
 
 VOCODERS = ("hifigan", "istft")
@@ -78,7 +96,6 @@ VOCODERS = ("hifigan", "istft")
 
 def _named_vocoder(name: str, folder: Path) -> torch.nn.Module:
     """HiFi-GAN (tuned for this codec when the folder has the tuning) or the light vocoder distilled from it."""
-    from model.codec.istft_vocoder import WEIGHTS_NAME as ISTFT_NAME
     from model.codec.istft_vocoder import load_istft_vocoder
     from model.codec.vocoder import TUNED_NAME, file_sha256, load_hifigan, tuned_for
 

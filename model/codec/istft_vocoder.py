@@ -92,21 +92,43 @@ class ISTFTVocoder(nn.Module):
         return wav[:, None].to(mel.dtype)
 
 
-def save_istft_vocoder(vocoder: ISTFTVocoder, path: Path, metadata: dict[str, str] | None = None) -> Path:
+DECODER_PREFIX = "codec."  # a jointly trained mel decoder's weights, in the same file (vocoder_distill --joint)
+
+
+def save_istft_vocoder(
+    vocoder: ISTFTVocoder,
+    path: Path,
+    metadata: dict[str, str] | None = None,
+    decoder: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """Weight matrices and convolutions as int8 rows (``model.int8_rows``; 3.6 MB instead of 7.2 in float16: the
     tracked tree must leave the GPU kit room under the device tool's 64 MiB), the rest in float16; the config in
-    the file's metadata."""
+    the file's metadata. ``decoder``: the codec's mel decoder trained with this vocoder (stored the same way,
+    its names prefixed with ``DECODER_PREFIX``)."""
     from safetensors.torch import save_file
 
-    tensors = to_int8_rows(vocoder.state_dict(), min_size=_INT8_MIN_SIZE)
+    state = vocoder.state_dict() | {DECODER_PREFIX + k: v for k, v in (decoder or {}).items()}
+    tensors = to_int8_rows(state, min_size=_INT8_MIN_SIZE)
     save_file(tensors, path, metadata={"config": vocoder.config.to_json(), **(metadata or {})})
     return path
 
 
 def load_istft_vocoder(path: Path) -> ISTFTVocoder:
     """The vocoder in ``path`` in eval mode, float32, gradients off."""
+    vocoder_state, _ = _load_parts(path)
+    vocoder = ISTFTVocoder(ISTFTVocoderConfig.from_json(_config_text(path)))
+    vocoder.load_state_dict(vocoder_state)
+    return vocoder.eval().requires_grad_(False)
+
+
+def load_istft_decoder(path: Path) -> dict[str, torch.Tensor]:
+    """The codec mel-decoder weights trained with the vocoder in ``path`` (float32, under the codec's names), or
+    {} when it was trained for the codec's own decoder."""
+    return _load_parts(path)[1]
+
+
+def _config_text(path: Path) -> str:
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
     path = Path(path)
     if not path.is_file():
@@ -115,6 +137,14 @@ def load_istft_vocoder(path: Path) -> ISTFTVocoder:
         config_text = (handle.metadata() or {}).get("config")
     if config_text is None:
         raise ValueError(f"{path} is not a light-vocoder file (its metadata has no config).")
-    vocoder = ISTFTVocoder(ISTFTVocoderConfig.from_json(config_text))
-    vocoder.load_state_dict(from_int8_rows(load_file(path)))
-    return vocoder.eval().requires_grad_(False)
+    return config_text
+
+
+def _load_parts(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(the vocoder's state, the mel decoder's state) from a light-vocoder file, float32."""
+    from safetensors.torch import load_file
+
+    _config_text(path)
+    state = from_int8_rows(load_file(path))
+    decoder = {k.removeprefix(DECODER_PREFIX): v for k, v in state.items() if k.startswith(DECODER_PREFIX)}
+    return {k: v for k, v in state.items() if not k.startswith(DECODER_PREFIX)}, decoder

@@ -116,6 +116,9 @@ class CodecConfig:
         return cls(**data | {"strides": tuple(data.get("strides", cls.strides))})
 
 
+DECODER_PARTS = ("decoder", "pitch_in", "harmonic_depth")  # the mel decoder's modules (the last two with pitch)
+
+
 class LLMCodec(nn.Module):
     """Encoder, quantisers and decoder. ``semantic`` (audio → (T0, E) embeddings) and ``vocoder``
     (log-mel (B, 80, T) → waveform (B, 1, T * hop)) are injected: the real ones are frozen pretrained models."""
@@ -202,15 +205,20 @@ class LLMCodec(nn.Module):
         the pitch level's decoder features (B, 82, T) or None. Returns (reconstructed mel (B, 80, T), VQ loss)."""
         coarse = self.level0_embed(self.level0.decode(level0_codes)).transpose(1, 2)  # (B, D, T)
         fine, _, vq_loss = self.levels(self.encoder(mel) - coarse, keep)
-        return self._decode_latent(coarse + fine, pitch), vq_loss
+        return decode_latent(self, coarse + fine, pitch), vq_loss
 
-    def _decode_latent(self, latent: torch.Tensor, pitch: torch.Tensor | None) -> torch.Tensor:
-        """(B, D, T) summed level latents (+ pitch features) → (B, 80, T) log-mel. Pitch enters twice: as input,
-        and as the harmonic comb scaled per band and frame by what the decoder has made of everything else."""
-        if pitch is None:
-            return self.decoder(latent)
-        hidden = self.decoder.hidden(latent + self.pitch_in(pitch))
-        return self.decoder.out_proj(hidden) + self.harmonic_depth(hidden) * pitch[:, 2:]
+    def decoder_inputs(self, levels: list[torch.Tensor], frames: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the mel decoder reads from level codes (level 0 first; finer levels optional; pitch, when the
+        codec has it, only with every acoustic level before it): the summed level latents (1, D, frames) and
+        the pitch features (1, 82, frames) or None."""
+        coarse = self._coarse(levels[0], frames)
+        acoustic = levels[1 : 1 + len(self.config.strides)]
+        fine = self.levels.decode([c[None] for c in acoustic], frames, coarse)
+        pitch = None
+        if self.config.pitch_level is not None and len(levels) > self.config.pitch_level:
+            codes = levels[self.config.pitch_level][None]
+            pitch = batch_features(self.config.pitch, codes, frames, self.band_hz).to(coarse.dtype)
+        return coarse + fine, pitch
 
     # --- inference -------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -260,16 +268,8 @@ class LLMCodec(nn.Module):
         return self.vocoder(mel.to(dtype))[0, 0].float().cpu().numpy()
 
     def decoder_mel(self, levels: list[torch.Tensor], frames: int) -> torch.Tensor:
-        """(1, 80, frames) log-mel from level codes (level 0 first; finer levels optional; pitch, when the
-        codec has it, only with every acoustic level before it)."""
-        coarse = self._coarse(levels[0], frames)
-        acoustic = levels[1 : 1 + len(self.config.strides)]
-        fine = self.levels.decode([c[None] for c in acoustic], frames, coarse)
-        pitch = None
-        if self.config.pitch_level is not None and len(levels) > self.config.pitch_level:
-            codes = levels[self.config.pitch_level][None]
-            pitch = batch_features(self.config.pitch, codes, frames, self.band_hz).to(coarse.dtype)
-        return self._decode_latent(coarse + fine, pitch)
+        """(1, 80, frames) log-mel from level codes (see ``decoder_inputs``)."""
+        return decode_latent(self, *self.decoder_inputs(levels, frames))
 
     def _coarse(self, level0: torch.Tensor, frames: int) -> torch.Tensor:
         per_frame = level0[self.level0_index(frames, len(level0)).to(level0.device)]
@@ -302,3 +302,14 @@ class LLMCodec(nn.Module):
                 )
             out.append(index)
         return out
+
+
+def decode_latent(parts: nn.Module, latent: torch.Tensor, pitch: torch.Tensor | None) -> torch.Tensor:
+    """(B, D, T) summed level latents (+ pitch features (B, 82, T)) → (B, 80, T) log-mel, by ``parts``' mel
+    decoder (``decoder``, and with pitch ``pitch_in`` and ``harmonic_depth``: an ``LLMCodec``, or the copy of
+    them ``model.codec.vocoder_distill --joint`` trains). Pitch enters twice: as input, and as the harmonic comb
+    scaled per band and frame by what the decoder has made of everything else."""
+    if pitch is None:
+        return parts.decoder(latent)
+    hidden = parts.decoder.hidden(latent + parts.pitch_in(pitch))
+    return parts.decoder.out_proj(hidden) + parts.harmonic_depth(hidden) * pitch[:, 2:]

@@ -26,6 +26,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -238,7 +239,7 @@ def open_run(run: Path, config, pairs: list[dict] | None, make_pairs) -> tuple[d
 class VocoderRun:
     """What ``train_vocoder`` trains: the run folder, the name the model's weights have in ``state.pt``, the
     model, the parameters that learn and their optimiser, the run's config (lr, warm-up, schedule, batch,
-    segment, critics, save / eval periods, seed) and how often to log."""
+    segment, critics, save / eval periods, seed), how often to log and how a batch is drawn."""
 
     folder: Path
     key: str
@@ -247,15 +248,17 @@ class VocoderRun:
     optimizer: torch.optim.Optimizer
     config: object
     log_every: int
+    sample: Callable = sample_batch  # (pairs, config, rng, hop) → (what the model reads, target waveforms)
 
 
 def train_vocoder(
     job: VocoderRun, pairs: list[dict], loss_fn, hop: int, steps: int, resumed: dict | None, evaluate, minutes
 ) -> int:
     """The loop shared by this fine-tune and ``vocoder_distill``: a cosine schedule that is a function of the step,
-    random segments of ``pairs``, ``loss_fn(mel, wav, critics) → (losses, output)``, the spectrogram critics when
-    the config asks, ``state.pt`` every ``save_every`` steps (weights, optimisers, sampler) so that a resumed run
-    follows the uninterrupted one, ``evaluate()`` every ``eval_every``. Returns the step reached."""
+    random segments of ``pairs`` (``job.sample``), ``loss_fn(batch, wav, critics) → (losses, output)``, the
+    spectrogram critics when the config asks, ``state.pt`` every ``save_every`` steps (weights, optimisers,
+    sampler) so that a resumed run follows the uninterrupted one, ``evaluate()`` every ``eval_every``. Returns
+    the step reached."""
     config = job.config
     critics = SpectrogramCritics(config.stft_resolutions) if config.adversarial else None
     critic_optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99)) if critics else None
@@ -282,8 +285,8 @@ def train_vocoder(
     while step < steps and (minutes is None or time.monotonic() - started < minutes * 60):
         for group in job.optimizer.param_groups:
             group["lr"] = warmup_cosine(step, config.schedule_steps, config.lr, config.warmup)
-        mel, wav = sample_batch(pairs, config, rng, hop)
-        losses, output = loss_fn(mel, wav, critics)
+        batch, wav = job.sample(pairs, config, rng, hop)
+        losses, output = loss_fn(batch, wav, critics)
         job.optimizer.zero_grad()
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(job.params, 10.0)
