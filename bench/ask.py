@@ -24,13 +24,14 @@ import json
 import re
 import statistics
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from bench.provenance import write_result
 from model.audio import Audio, load_audio
-from model.speech.ask import PATHS, AskPipeline
+from model.speech.ask import PATHS, AskPipeline, Listening
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER_TOKENS = 16  # enough for "The capital of Germany is Berlin."
@@ -82,8 +83,8 @@ def plain_words(text: str) -> str:
 
 
 def alignment(pipeline: AskPipeline, clips: list[dict], root: Path) -> dict:
-    """An aligned adapter's own transcript (CTC greedy over the LLM's tokens) against the words spoken: word
-    error rate, before the LLM reads anything."""
+    """An aligned adapter's own transcript (its CTC head over the LLM's tokens, read as the pipeline's
+    ``listening`` says, with the clip alone as the LLM's context) against the words spoken: word error rate."""
     import jiwer
 
     adapter = pipeline.adapter
@@ -157,6 +158,9 @@ def main() -> None:
     parser.add_argument(
         "--questions-from-log", type=Path, help="take the question rows a run printed (its log) instead of asking"
     )
+    parser.add_argument("--beam", type=int, default=Listening.beam, help="CTC beam of the direct path (1: greedy)")
+    parser.add_argument("--lm-weight", type=float, default=Listening.lm_weight, help="the LLM's share in the beam")
+    parser.add_argument("--length-bonus", type=float, default=Listening.length_bonus)
     parser.add_argument("--out", type=Path)
     parser.add_argument(
         "--keep",
@@ -165,11 +169,13 @@ def main() -> None:
         "machine after the rest ran beside a training job)",
     )
     args = parser.parse_args()
-    pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, dtype=args.dtype)
+    listening = Listening(beam=args.beam, lm_weight=args.lm_weight, length_bonus=args.length_bonus)
+    pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, dtype=args.dtype, listening=listening)
     clips = [c for c in json.loads((args.set / "manifest.json").read_text())["clips"] if c["split"] == "dev"]
     asked = [c for c in clips if c["kind"] == "question"]
     spoken = [c for c in clips if c["kind"] == "passage"]
     report = {"lm": pipeline.lm.name, "dtype": pipeline.lm.precision, "adapter": str(args.adapter or "committed")}
+    report["listening"] = asdict(listening)
     parts, paths = args.parts.split(","), tuple(args.paths.split(","))
     if unknown := set(paths) - set(PATHS):
         parser.error(f"unknown paths {sorted(unknown)} (use {', '.join(PATHS)})")

@@ -30,6 +30,7 @@ import numpy as np
 from bench.codec import dnsmos
 from bench.provenance import write_result
 from model.audio import load_audio, resample
+from model.codec.io import VOCODERS
 from model.icl.pipeline import COPY_TOLERANCE, ICLPipeline, normalise_text
 from model.icl.results import AudioResult
 
@@ -249,14 +250,17 @@ def main() -> None:
         default=COPY_TOLERANCE,
         help="keep a demonstration's token the LLM rates within this many nats of its favourite (0: greedy)",
     )
+    parser.add_argument(
+        "--vocoder", choices=VOCODERS, default="hifigan", help="the codec's tuned HiFi-GAN or its light path"
+    )
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--dev", type=Path, default=ROOT / "dev_set")
     parser.add_argument("--out", type=Path, help="default: bench_results/generation_<lm>.json")
     args = parser.parse_args()
     extra = {"codec": args.codec} if args.codec else {}
-    pipeline = ICLPipeline.from_pretrained(args.lm, dtype=args.dtype, **extra)
+    pipeline = ICLPipeline.from_pretrained(args.lm, dtype=args.dtype, vocoder=args.vocoder, **extra)
     levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else None
-    report = {"lm": args.lm, "device": str(pipeline.lm.device), "dtype": pipeline.lm.precision}
+    report = {"lm": args.lm, "device": str(pipeline.lm.device), "dtype": pipeline.lm.precision, "vocoder": args.vocoder}
     report["levels"] = list(levels or pipeline.all_levels)
     if args.clips:
         report["enhancement"] = enhancement(pipeline, args.dev, args.clips, levels)

@@ -22,6 +22,7 @@ import torch
 from model.audio import Audio, AudioLimits, load_audio
 from model.lm.frozen import FrozenLM
 from model.speech.adapter import SpeechAdapter
+from model.speech.ctc_beam import ctc_beam_search
 from model.speech.features import SpeechFeatures
 from model.speech.transcribe import Transcriber
 
@@ -38,6 +39,23 @@ class AskResult:
     transcript: str  # what was heard: Whisper's transcript (cascade), an aligned adapter's tokens (direct), or ""
     prompt_positions: int  # the LLM's input length: instruction + the clip as embeddings or transcript
     seconds: float
+
+
+@dataclass(frozen=True)
+class Listening:
+    """How the direct path reads an aligned adapter's CTC head (adapters that read tokens). ``beam`` 1: each
+    frame's best token (greedy); more: the head's ``beam`` likeliest transcripts (``model.speech.ctc_beam``),
+    of which the one with the best head log-probability + ``lm_weight`` × the LLM's log-probability of it in the
+    instruction's place + ``length_bonus`` per token is read — the LLM knows which words fit where the head
+    half-heard them (``bench.ask``: weights chosen on development questions, the model cards say which)."""
+
+    beam: int = 8
+    per_frame: int = 8  # the likeliest tokens of each frame a beam may go on with
+    lm_weight: float = 0.3
+    length_bonus: float = 0.0
+
+
+GREEDY = Listening(beam=1)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,7 @@ class AskPipeline:
         adapter: SpeechAdapter | None,
         transcriber: Transcriber | None = None,
         limits: AudioLimits = LIMITS,
+        listening: Listening = Listening(),
     ):
         if adapter is not None and adapter.config.lm_dim != lm.model.get_input_embeddings().weight.shape[1]:
             raise ValueError(
@@ -66,10 +85,16 @@ class AskPipeline:
             )
         self.lm, self.features, self.adapter, self.limits = lm, features, adapter, limits
         self.transcriber = transcriber or Transcriber()
+        self.listening = listening
 
     @classmethod
     def from_pretrained(
-        cls, lm: str = "tiny", adapter: str | Path | None = None, device: str = "auto", dtype: str = "auto"
+        cls,
+        lm: str = "tiny",
+        adapter: str | Path | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        listening: Listening = Listening(),
     ) -> AskPipeline:
         """The bundled LLM ``lm`` with its committed adapter (``checkpoints/speech-adapter-<lm>``) when there is one."""
         language_model = FrozenLM.from_pretrained(lm, device=device, dtype=dtype)
@@ -80,7 +105,7 @@ class AskPipeline:
         layers = trained.config.encoder_layers if trained else 6
         features = SpeechFeatures(layers).to(language_model.device)
         device_name = "cuda" if language_model.device.type == "cuda" else "cpu"
-        return cls(language_model, features, trained, Transcriber(device=device_name))
+        return cls(language_model, features, trained, Transcriber(device=device_name), listening=listening)
 
     @classmethod
     def beside(cls, lm: FrozenLM, fallback: str = "tiny") -> AskPipeline:
@@ -134,13 +159,37 @@ class AskPipeline:
         with torch.no_grad():
             return self.adapter(self.features(samples).to(self.lm.device))
 
-    def listen(self, samples: np.ndarray) -> tuple[torch.Tensor, str]:
+    def listen(self, samples: np.ndarray, framed: Framed | None = None) -> tuple[torch.Tensor, str]:
         """What the LLM reads in the clip's place and, for an aligned adapter, the tokens its head heard as text
-        (with ``reads="tokens"``, exactly what the LLM reads; "" for an adapter without a head)."""
+        (with ``reads="tokens"``, exactly what the LLM reads; "" for an adapter without a head). ``framed``: the
+        instruction around the clip, the context in which the LLM weighs the head's likeliest transcripts
+        (``self.listening``; default: the clip alone as the user's turn)."""
         speech = self.speech_embeddings(samples)  # refuses a pipeline without an adapter
+        table = self.lm.model.get_input_embeddings().weight
+        config = self.adapter.config
+        if self.listening.beam > 1 and config.aligned and config.reads == "tokens":
+            ids = self._likeliest_transcript(speech, table, framed or self.frame(SPEECH))
+            return table[ids].float(), self.lm.tokenizer.decode(ids).strip()
         with torch.no_grad():
-            speech, heard = self.adapter.read(speech, self.lm.model.get_input_embeddings().weight)
+            speech, heard = self.adapter.read(speech, table)
         return speech, self.lm.tokenizer.decode(heard).strip()
+
+    def _likeliest_transcript(self, speech: torch.Tensor, table: torch.Tensor, framed: Framed) -> list[int]:
+        """The LLM token ids of the head's beam transcript that the head and the LLM together like best."""
+        listening = self.listening
+        with torch.no_grad():
+            log_probs = self.adapter.token_logits(speech, table).log_softmax(-1)
+        beams = ctc_beam_search(log_probs, listening.beam, listening.per_frame)
+        vocabulary = self.adapter.vocabulary.tolist()
+        candidates = [([vocabulary[label - 1] for label in labels], score) for labels, score in beams if labels]
+        if not candidates:
+            return []
+        lm_scores = self.lm.score(framed.before, [ids for ids, _ in candidates]).tolist()
+        totals = [
+            head + listening.lm_weight * lm + listening.length_bonus * len(ids)
+            for (ids, head), lm in zip(candidates, lm_scores, strict=True)
+        ]
+        return candidates[int(np.argmax(totals))][0]
 
     # --- answering -------------------------------------------------------------------------------------------------
     def load(self, source, name: str = "the clip") -> Audio:
@@ -164,7 +213,7 @@ class AskPipeline:
         framed = self.frame(instruction)  # a bad instruction is refused before any audio work
         audio = self.load(source)
         if path == "direct":
-            speech, heard = self.listen(audio.samples)
+            speech, heard = self.listen(audio.samples, framed)
             return self.speech_inputs(framed, speech), heard
         transcript = self.transcriber(audio.samples)
         return self.embed_ids(self.text_ids(framed, transcript))[None], transcript
