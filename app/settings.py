@@ -20,7 +20,7 @@ class AppSettings:
     dtype: str = "auto"  # the LLM's: auto, int8 (CPU), bf16, fp32 (model/devices.py)
     lm: str = "default"
     codec: str = str(DEFAULT_CODEC)
-    vocoder: str = "hifigan"  # or "istft": the light vocoder distilled from it (faster decoding on a CPU)
+    vocoder: str = "hifigan"  # or "istft": the light iSTFT path (much faster decoding on a CPU)
     max_file_mb: int = 20  # per upload; longer clips are refused by the audio limits anyway
     max_clip_seconds: float = 30.0
     max_demos: int = 64

@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
     parser.add_argument("--categories", nargs="+", choices=list(CATEGORIES), default=list(CATEGORIES))
     parser.add_argument(
-        "--vocoder", choices=VOCODERS, default="hifigan", help="HiFi-GAN (tuned) or the light vocoder distilled from it"
+        "--vocoder", choices=VOCODERS, default="hifigan", help="HiFi-GAN (tuned) or the light iSTFT path"
     )
     args = parser.parse_args()
     try:  # the measuring tools, checked before any work is done

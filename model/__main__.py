@@ -97,9 +97,12 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Stream the LLM's answer about a clip to stdout (the direct path, or the Whisper cascade)."""
-    from model.speech.ask import AskPipeline
+    from model.speech.ask import AskPipeline, Listening
 
-    pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, device=args.device, dtype=args.dtype)
+    listening = Listening(beam=args.beam)
+    pipeline = AskPipeline.from_pretrained(
+        args.lm, adapter=args.adapter, device=args.device, dtype=args.dtype, listening=listening
+    )
     started, shown, transcript = time.perf_counter(), "", ""
     for text, heard in pipeline.stream(args.file, args.prompt, args.path, args.max_new_tokens):
         if not args.json:
@@ -171,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--vocoder",
         default="hifigan",
         choices=("hifigan", "istft"),
-        help="codec decoding: the tuned HiFi-GAN, or the light iSTFT vocoder distilled from it (faster)",
+        help="codec decoding: the tuned HiFi-GAN, or the light iSTFT vocoder with its own mel decoder (faster)",
     )
     parser.add_argument(
         "--dtype", default="auto", help="auto (bf16 on a GPU or a bf16 CPU, else float32), int8 (CPU), bf16, fp32"
@@ -213,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--prompt", default="<speech>", help="the instruction; <speech> marks where the clip goes")
     ask.add_argument("--path", choices=["direct", "cascade"], default="direct", help="adapter, or Whisper's transcript")
     ask.add_argument("--adapter", help="speech adapter folder (default: the committed one for --lm)")
+    ask.add_argument(
+        "--beam", type=int, default=8, help="direct path: how many of the adapter's likeliest readings the LLM weighs"
+    )
     ask.add_argument("--max-new-tokens", type=int, default=64)
     ask.add_argument("--json", action="store_true", help="print one JSON object (answer, transcript, seconds)")
     ask.set_defaults(run=cmd_ask)

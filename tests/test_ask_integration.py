@@ -38,6 +38,16 @@ def test_the_direct_path_streams_an_answer():
     assert done.stdout.strip()
 
 
+@pytest.mark.skipif(not ADAPTER.is_dir(), reason="no committed adapter for SmolLM2")
+def test_the_direct_path_reads_the_adapters_greedy_transcript_with_beam_one():
+    prompt = "<speech>\nRepeat what you heard."
+    greedy = ask("--prompt", prompt, "--beam", "1", "--json")
+    beam = ask("--prompt", prompt, "--json")
+    assert greedy.returncode == 0 and beam.returncode == 0, greedy.stderr[-2000:] + beam.stderr[-2000:]
+    heard = [json.loads(done.stdout.strip().splitlines()[-1])["transcript"] for done in (greedy, beam)]
+    assert all("7" in text or "seven" in text.lower() for text in heard)  # it heard "7!?" and "7!" on one CPU
+
+
 def test_a_bad_instruction_is_a_clear_error():
     done = ask("--prompt", "<speech> <speech>", "--path", "cascade")
     assert done.returncode == 2 and "once" in done.stderr

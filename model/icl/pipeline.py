@@ -119,7 +119,8 @@ class ICLPipeline:
         vocoder: str = "hifigan",
         **kwargs,
     ) -> ICLPipeline:
-        """``vocoder``: "hifigan" (the codec's tuned HiFi-GAN) or "istft" (the light vocoder distilled from it)."""
+        """``vocoder``: "hifigan" (the codec's tuned HiFi-GAN) or "istft" (the light path: an iSTFT vocoder and
+        its own mel decoder)."""
         from model.vocab import VocabTables
 
         language_model = FrozenLM.from_pretrained(lm, device=device, dtype=dtype)
