@@ -1,14 +1,16 @@
 """Speech in, text out, on the development prompts of ``ask_set/`` (``python scripts/build_ask_set.py``): voices and
 question texts never trained on. Needs ``pip install -r requirements-bench.txt`` (ROUGE).
 
-    python -m bench.ask [--lm tiny] [--adapter DIR] [--dtype auto] [--questions 0] [--passages 20] [--parts …] [--keep]
+    python -m bench.ask [--lm tiny] [--adapter DIR] [--dtype auto] [--questions 0] [--passages 20] [--parts …]
+        [--paths direct,cascade] [--beam 8] [--lm-weight 0.3] [--keep]
 
 * **Questions** with one-word answers: first the LLM answers from the transcript; the prompts it gets right
   are kept (so the accuracy from text is 1 on them by construction), then the same prompts are asked from
   speech, on the direct path (adapter) and the cascade (Whisper base → the same LLM). The figure the issue asks
   for is accuracy from speech ÷ accuracy from text.
-* **Alignment** (aligned adapters): the adapter's own transcript of each development question (CTC greedy over
-  the LLM's tokens), word error rate against the words spoken.
+* **Alignment** (aligned adapters): the adapter's own transcript of each development question (its CTC head over
+  the LLM's tokens, read as ``--beam`` / ``--lm-weight`` say; ``--beam 1``: greedy), word error rate against the
+  words spoken.
 * **Passages** (20–60 s): a one-sentence summary from speech (both paths) against the summary from the
   transcript, ROUGE-L F1.
 * **Latency**: a 10-s spoken question (a development passage cut to 10 s) answered in a few words, both paths.
