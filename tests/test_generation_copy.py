@@ -3,10 +3,12 @@ demonstrations' codes, and the copy-accuracy measure is right on hand-made codes
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from bench.generation import copy_columns
+from model.audio import Audio
 from model.codec.codes import Codes
 from model.debug import debug_pipeline
 from model.icl.pipeline import ICLPipeline
@@ -78,3 +80,18 @@ def test_reminding_puts_each_words_demonstration_right_before_it_is_written(copi
     assert count(plain.prompt.ids, unspoken) == 1 and count(reminded.prompt.ids, unspoken) == 0
     no = copier.tokenize(PAIRS[1][1]).token_ids[0].tolist()
     assert count(reminded.prompt.ids, no) == 2  # "no": as the reminder, and as written
+
+
+def test_reminded_synthesis_encodes_only_the_words_it_speaks_and_still_checks_every_clip(copier, monkeypatch):
+    encoded = []
+    encode = copier.codec.encode
+    monkeypatch.setattr(copier.codec, "encode", lambda audio: encoded.append(audio.name) or encode(audio))
+    quieter = [Audio(clip(kind).samples * 0.9) for kind in ("hum", "whistle", "hiss")]  # not memoised yet
+    fresh = list(zip(("yes", "no", "one"), quieter, strict=True))
+    copier.synthesize(fresh, "no")
+    assert encoded == ["demonstration 2"]  # "yes" and "one" are not spoken: their clips are never encoded
+    copier.synthesize(fresh, "no", remind=False)
+    assert sorted(encoded[1:]) == ["demonstration 1", "demonstration 3"]  # all in the prompt ("no" was memoised)
+    silent = [("yes", Audio(np.zeros(9600, dtype=np.float32))), *fresh[1:]]
+    with pytest.raises(ValueError, match="demonstration 1"):
+        copier.synthesize(silent, "no")  # an unused clip is still refused when it is bad

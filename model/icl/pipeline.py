@@ -293,27 +293,35 @@ class ICLPipeline:
         (``FrozenLM.generate``; 0: plain greedy choices)."""
         started = time.perf_counter()
         levels = levels or self.all_levels
-        known: dict[str, TokenizedClip] = {}
-        demos, demo_of = [], {}
+        said, demo_of = [], {}
         for i, (demo_text, audio) in enumerate(pairs):
             words = normalise_text(demo_text)
             if not words:
                 raise ValueError(f"Pair {i + 1} has no text; write the words spoken in its clip.")
-            clip = self.tokenize(audio, f"demonstration {i + 1}")
-            known.setdefault(" ".join(words), clip)
+            said.append((" ".join(words), self.load(audio, f"demonstration {i + 1}")))  # every clip is checked
             demo_of.setdefault(" ".join(words), i)
-            demos.append((self.builder.input_text(" ".join(words), i), audio_ids(clip.token_ids, levels, False)))
         words = normalise_text(text)
-        missing = sorted({w for w in words if w not in known})
+        missing = sorted({w for w in words if w not in demo_of})
         if not words or missing:
             raise ValueError(
                 f"No demonstration says {', '.join(map(repr, missing)) or 'anything'}: synthesis copies "
-                f"demonstrated words. Known words: {', '.join(sorted(known))}."
+                f"demonstrated words. Known words: {', '.join(sorted(demo_of))}."
             )
+        # Reminded, the prompt holds only the words the text uses, so only their clips are encoded.
+        used = set(range(len(pairs))) if not remind else {demo_of[w] for w in words}
+        known: dict[str, TokenizedClip] = {}
+        demos: dict[int, tuple[str, list[int]]] = {}
+        for i in sorted(used):
+            words_said, audio = said[i]
+            clip = self.tokenize(audio, f"demonstration {i + 1}")
+            known.setdefault(words_said, clip)
+            demos[i] = (self.builder.input_text(words_said, i), audio_ids(clip.token_ids, levels, False))
         # Each word is generated after the same prefix, then (``remind``) its own demonstration right before the
         # query: a small LLM copies what it has just read far better than what lies far back. Reminded, the other
         # words' demonstrations only cost time (the prompt would grow with the demonstrations, not the text).
-        prefix_prompt = self.builder.pair_prefix([] if remind else demos, levels, "Speak each text as audio tokens.")
+        prefix_prompt = self.builder.pair_prefix(
+            [] if remind else list(demos.values()), levels, "Speak each text as audio tokens."
+        )
         longest = max(2 * sum(len(known[w].token_ids[level]) + 4 for level in levels) for w in words)
         check_generation_fits(self.budget, len(prefix_prompt) + longest + 16, "synthesis")
         prefix = self.lm.prefix(prefix_prompt.ids)
