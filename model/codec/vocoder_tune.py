@@ -257,8 +257,8 @@ def train_vocoder(
     """The loop shared by this fine-tune and ``vocoder_distill``: a cosine schedule that is a function of the step,
     random segments of ``pairs`` (``job.sample``), ``loss_fn(batch, wav, critics) → (losses, output)``, the
     spectrogram critics when the config asks, ``state.pt`` every ``save_every`` steps (weights, optimisers,
-    sampler) so that a resumed run follows the uninterrupted one, ``evaluate()`` every ``eval_every``. Returns
-    the step reached."""
+    sampler) so that a resumed run follows the uninterrupted one, ``evaluate()`` at a new run's start and every
+    ``eval_every``. Returns the step reached."""
     config = job.config
     critics = SpectrogramCritics(config.stft_resolutions) if config.adversarial else None
     critic_optimizer = torch.optim.AdamW(critics.parameters(), lr=2e-4, betas=(0.8, 0.99)) if critics else None
@@ -272,6 +272,8 @@ def train_vocoder(
         if critics:
             critics.load_state_dict(resumed["critics"])
             critic_optimizer.load_state_dict(resumed["critic_optimizer"])
+    elif evaluate is not None:  # a new run's log starts from what it starts from
+        log_record(job.folder, {"step": 0} | evaluate())
     started = time.monotonic()
 
     def save() -> None:
