@@ -59,3 +59,10 @@ def test_a_read_aloud_word_list_draws_6_to_10_of_the_given_words_more_often_the_
         assert 6 <= len(words) <= 10 and {w.lower() for w in words} <= {"kenya", "italy", "wheels"}
     said = " ".join(lists)
     assert said.count("wheels") > 3 * said.count("Italy") > 0
+
+
+def test_the_release_script_parses_and_asks_for_its_output_folder(tmp_path):
+    script = ROOT / "scripts" / "release_codec.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    result = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "usage: scripts/release_codec.sh OUT_FOLDER" in result.stderr
