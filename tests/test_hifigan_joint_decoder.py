@@ -82,3 +82,20 @@ def test_the_export_joins_the_tuned_file_and_the_default_path_decodes_through_it
 def test_a_tuned_file_without_a_decoder_reads_as_none(tmp_path):
     save_file({"conv_post.bias": torch.zeros(1).half()}, tmp_path / TUNED_NAME)
     assert load_tuned_decoder(tmp_path / TUNED_NAME) == {}
+
+
+def test_a_new_run_logs_its_starting_point_and_a_resumed_one_does_not(codec, hifigan_config, tmp_path):  # noqa: F811
+    import json
+
+    pairs = teacher_pairs(codec, Path(hifigan_config.manifest), hifigan_config)
+    calls = []
+
+    def evaluator(_codec) -> dict:
+        calls.append(1)
+        return {"pesq": float(len(calls))}
+
+    every_two = replace(hifigan_config, eval_every=2)
+    distill(tmp_path / "run", codec, every_two, steps=2, pairs=pairs, evaluator=evaluator)
+    distill(tmp_path / "run", codec, every_two, steps=4, pairs=pairs, evaluator=evaluator)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["pesq"]) for r in logged if "pesq" in r] == [(0, 1.0), (2, 2.0), (4, 3.0)]

@@ -18,11 +18,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from model.codec.model import DECODER_PREFIX
+from model.codec.stored_decoder import INT8_MIN_SIZE, pack_decoder, split_decoder
 from model.int8_rows import from_int8_rows, to_int8_rows
 
 WEIGHTS_NAME = "istft_vocoder.safetensors"  # beside a codec checkpoint; config in its metadata
-_INT8_MIN_SIZE = 4096  # smaller tensors (norms, biases, the depthwise kernels) stay float16
 
 
 @dataclass(frozen=True)
@@ -102,11 +101,10 @@ def save_istft_vocoder(
     """Weight matrices and convolutions as int8 rows (``model.int8_rows``; 3.6 MB instead of 7.2 in float16: the
     tracked tree must leave the GPU kit room under the device tool's 64 MiB), the rest in float16; the config in
     the file's metadata. ``decoder``: the codec's mel decoder trained with this vocoder (stored the same way,
-    its names prefixed with ``DECODER_PREFIX``)."""
+    ``model.codec.stored_decoder``)."""
     from safetensors.torch import save_file
 
-    state = vocoder.state_dict() | {DECODER_PREFIX + k: v for k, v in (decoder or {}).items()}
-    tensors = to_int8_rows(state, min_size=_INT8_MIN_SIZE)
+    tensors = to_int8_rows(vocoder.state_dict(), min_size=INT8_MIN_SIZE) | pack_decoder(decoder or {})
     save_file(tensors, path, metadata={"config": vocoder.config.to_json(), **(metadata or {})})
     return path
 
@@ -143,6 +141,5 @@ def _load_parts(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Te
     from safetensors.torch import load_file
 
     _config_text(path)
-    state = from_int8_rows(load_file(path))
-    decoder = {k.removeprefix(DECODER_PREFIX): v for k, v in state.items() if k.startswith(DECODER_PREFIX)}
-    return {k: v for k, v in state.items() if not k.startswith(DECODER_PREFIX)}, decoder
+    vocoder, decoder = split_decoder(load_file(path))
+    return from_int8_rows(vocoder), decoder

@@ -117,9 +117,6 @@ class CodecConfig:
 
 
 DECODER_PARTS = ("decoder", "pitch_in", "harmonic_depth")  # the mel decoder's modules (the last two with pitch)
-# A copy of the mel decoder trained end to end through a vocoder (``model.codec.vocoder_distill --joint``) is
-# stored in that vocoder's file under these names, and ``load_codec`` puts it in place of the codec's own.
-DECODER_PREFIX = "codec."
 
 
 class LLMCodec(nn.Module):

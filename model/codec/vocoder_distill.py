@@ -51,6 +51,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from model.audio import SAMPLE_RATE, load_audio, resample
+from model.codec.io import VOCODERS
 from model.codec.istft_vocoder import (
     WEIGHTS_NAME,
     ISTFTVocoder,
@@ -279,9 +280,6 @@ def _student(codec, config: DistillConfig) -> ISTFTVocoder | JointStudent:
     if not config.joint:
         raise ValueError("With --vocoder hifigan only the mel decoder learns: add --joint (and --target recording).")
     return JointStudent(codec, codec.vocoder.float().requires_grad_(False), config.segment_frames)
-
-
-VOCODERS = ("istft", "hifigan")
 
 
 def _start_from(student: ISTFTVocoder | JointStudent, init_from: Path, config: DistillConfig) -> None:
