@@ -7,7 +7,7 @@
 #
 #   scripts/release_codec.sh OUT [RUN]        # OUT: a new codec folder (e.g. /tmp/codec-40k); RUN: runs/codec2
 #
-# For a smoke test, lower the step counts and the data: TUNE_STEPS, LIGHT_STEPS, JOINT_STEPS, DATA_MINUTES,
+# For a smoke test, lower the step counts and the data: TUNE_STEPS, TUNE_KEEP, LIGHT_STEPS, JOINT_STEPS, DATA_MINUTES,
 # MANIFEST (a smaller training manifest inside train_set/), BENCH=0 (no benchmark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ tag=$(basename "$out")
 py=${PYTHON:-.venv/bin/python}
 dev=dev_set/manifest.json
 tune_steps=${TUNE_STEPS:-1000}      # the shipped tuning: step 1,000 of a cosine over 8,000
+tune_keep=${TUNE_KEEP:-250 500 750} # tuning states kept on the way, to choose from by measurement
 light_steps=${LIGHT_STEPS:-6400}    # the shipped light vocoder: step 6,400 of 8,000
 joint_steps=${JOINT_STEPS:-4000}    # then 4,000 steps with its own mel decoder
 data_minutes=${DATA_MINUTES:-45}    # training audio the light vocoder's pairs hold
@@ -27,8 +28,14 @@ mkdir -p runs
 [[ -f "$out/model.safetensors" ]] || $py -m model.codec.train --run "$run" --export "$out"
 
 hifigan() {
-  $py -m model.codec.vocoder_tune --codec "$out" --run "runs/$tag-vocoder" --steps "$tune_steps" \
-    --manifest "$manifest" --eval-dev $dev
+  # keep the states on the way (state-250.pt …): the quick evaluation has peaked before step 1,000, so the
+  # shipped step is chosen with `python -m bench.vocoder_tune --codec OUT --states …` afterwards
+  for step in $tune_keep "$tune_steps"; do
+    ((step <= tune_steps)) || continue
+    $py -m model.codec.vocoder_tune --codec "$out" --run "runs/$tag-vocoder" --steps "$step" \
+      --manifest "$manifest" --eval-dev $dev
+    ((step == tune_steps)) || cp "runs/$tag-vocoder/state.pt" "runs/$tag-vocoder/state-$step.pt"
+  done
   $py -m model.codec.vocoder_tune --run "runs/$tag-vocoder" --export "$out" --rank 16
 }
 
