@@ -64,3 +64,38 @@ def test_the_interval_of_paired_differences():
     result = codec_noise.interval([1.0, 2.0, 3.0])
     assert result["mean"] == 2.0
     assert result["ci95"] == pytest.approx([2.0 - 2.484, 2.0 + 2.484], abs=1e-3)  # t(0.975, 2) · 1 / √3 · √3
+
+
+def test_real_words_counts_the_clips_heard_as_the_recording_is(tmp_path, monkeypatch):
+    """bench.codec's words part: the recording's own transcript is the reference; a recording heard as nothing is
+    left out."""
+    pytest.importorskip("jiwer")  # requirements-bench.txt
+    import model.speech.transcribe as transcribe
+    from bench.codec import real_words
+
+    codec = debug_pipeline().codec
+    t = np.arange(8000) / 16_000
+    clips = []
+    for i, amplitude in enumerate([0.3, 0.01, 0.3]):
+        path = tmp_path / f"word{i}.flac"
+        sf.write(path, (amplitude * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 16_000)
+        clips.append({"path": str(path)})
+
+    class Transcriber:
+        """Hears "umbrella" in the two loud recordings, nothing in the quiet one, "thank you" in the codec's copies."""
+
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, samples):
+            self.calls += 1
+            if self.calls == 4:  # the quiet recording
+                return ""
+            return "Umbrella." if self.calls in (1, 5) else "Thank you."
+
+    monkeypatch.setattr(transcribe, "Transcriber", Transcriber)
+    result = real_words(codec, clips)
+    assert result["clips"] == 2  # the quiet recording has no transcript to compare with
+    assert [h["raw"] for h in result["heard"]] == ["umbrella", "umbrella"]
+    # calls: raw 1, codec 2, levels 0–1 3 (first clip); quiet 4; raw 5, codec 6, levels 0–1 7 (third clip)
+    assert result["codec"] == {"same_as_raw": 0, "wer_vs_raw": 2.0}
