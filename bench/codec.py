@@ -108,6 +108,22 @@ def token_overlap_nn(codec: LLMCodec, clips: list[dict], n_way: int, episodes: i
     return round(correct / len(sampled), 3)
 
 
+def _said(transcribe, samples: np.ndarray) -> str:
+    """Whisper's transcript as normalised words ("Thank you." → "thank you")."""
+    from model.icl.pipeline import normalise_text
+
+    return " ".join(normalise_text(transcribe(samples)))
+
+
+def _heard_after_codec(codec: LLMCodec, transcribe, audio) -> dict[str, str]:
+    """What Whisper hears in the codec's resynthesis of ``audio``: with every level, and with levels 0–1."""
+    codes = codec.encode(audio)
+    return {
+        "codec": _said(transcribe, codec.decode(codes).samples),
+        "codec_levels01": _said(transcribe, codec.decode(codes.upto(1)).samples),
+    }
+
+
 def digit_wer(codec: LLMCodec, clips: list[dict], per_digit: int) -> dict:
     """Whisper base (English) on spoken digits: the raw clips and the codec's resynthesis (all levels, levels
     0–1), corpus WER and how many clips it heard exactly; the first ``per_digit`` voices of each digit. Whisper
@@ -115,7 +131,7 @@ def digit_wer(codec: LLMCodec, clips: list[dict], per_digit: int) -> dict:
     measure of the codec is ``kept``: of the clips heard right raw, how many are still heard right after it."""
     import jiwer
 
-    from model.icl.pipeline import DIGIT_WORDS, normalise_text
+    from model.icl.pipeline import DIGIT_WORDS
     from model.speech.transcribe import Transcriber
 
     transcribe = Transcriber()
@@ -123,10 +139,9 @@ def digit_wer(codec: LLMCodec, clips: list[dict], per_digit: int) -> dict:
     heard = defaultdict(list)
     for clip in chosen:
         audio = load_audio(clip["path"])
-        codes = codec.encode(audio)
-        heard["raw"].append(" ".join(normalise_text(transcribe(audio.samples))))
-        heard["codec"].append(" ".join(normalise_text(transcribe(codec.decode(codes).samples))))
-        heard["codec_levels01"].append(" ".join(normalise_text(transcribe(codec.decode(codes.upto(1)).samples))))
+        heard["raw"].append(_said(transcribe, audio.samples))
+        for name, words in _heard_after_codec(codec, transcribe, audio).items():
+            heard[name].append(words)
     references = [clip["label"] for clip in chosen]
     raw_right = [h == r for h, r in zip(heard["raw"], references, strict=True)]
     result = {"clips": len(chosen), "levels_all": codec.config.num_levels}
@@ -151,21 +166,19 @@ def real_words(codec: LLMCodec, clips: list[dict]) -> dict:
     a listener makes of real speech, where TTS digits (``digit_wer``) mostly measure Whisper's hallucinations."""
     import jiwer
 
-    from model.icl.pipeline import normalise_text
     from model.speech.transcribe import Transcriber
 
     transcribe = Transcriber()
     heard = defaultdict(list)
     for clip in clips:
         audio = load_audio(clip["path"])
-        raw = " ".join(normalise_text(transcribe(audio.samples)))
+        raw = _said(transcribe, audio.samples)
         if not raw:
             continue
-        codes = codec.encode(audio)
         heard["path"].append(clip["path"])
         heard["raw"].append(raw)
-        heard["codec"].append(" ".join(normalise_text(transcribe(codec.decode(codes).samples))))
-        heard["codec_levels01"].append(" ".join(normalise_text(transcribe(codec.decode(codes.upto(1)).samples))))
+        for name, words in _heard_after_codec(codec, transcribe, audio).items():
+            heard[name].append(words)
     result = {"clips": len(heard["raw"]), "levels_all": codec.config.num_levels}
     for name in ("codec", "codec_levels01"):
         result[name] = {

@@ -18,9 +18,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-from bench.generation import quality
+from bench.generation import enhancement_clips, paired_difference, quality
 from bench.provenance import write_result
 from model.audio import load_audio
 from model.codec.io import VOCODERS, load_codec
@@ -34,17 +33,8 @@ def level_sets(num_levels: int) -> dict[str, int]:
     return {"level 0": 0, "levels 0–1": 1, "all levels": num_levels - 1}
 
 
-def interval(differences: list[float]) -> dict:
-    """Mean and 95 % t-interval of paired differences."""
-    values = np.asarray(differences)
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
-    return {"mean": round(float(values.mean()), 3), "ci95": [round(float(low), 3), round(float(high), 3)]}
-
-
 def measure(codec, dev: Path, count: int) -> dict:
-    manifest = json.loads((dev / "manifest.json").read_text())
-    noisy_clips = [c for c in manifest["clips"] if c["task"] == "enhance" and c["role"] == "noisy"]
-    queries = [c for c in noisy_clips if -5 <= c["snr_db"] <= 5][:count]
+    queries = enhancement_clips(dev)[1][:count]
     if not queries:
         raise ValueError(f"{dev} has no noisy enhancement clips at -5…5 dB; build it with demo_examples/build.py --dev")
     sets = level_sets(codec.config.num_levels)
@@ -63,9 +53,7 @@ def measure(codec, dev: Path, count: int) -> dict:
     systems = ["noisy"] + [f"{which}, {name}" for name in sets for which in ("noisy", "clean")]
     mean = {s: {m: round(float(np.mean([r[s][m] for r in rows])), 3) for m in METRICS} for s in systems}
     paired = {
-        f"noisy, {name} minus noisy": {
-            m: interval([r[f"noisy, {name}"][m] - r["noisy"][m] for r in rows]) for m in METRICS
-        }
+        f"noisy, {name} minus noisy": {m: paired_difference(rows, f"noisy, {name}", "noisy", m) for m in METRICS}
         for name in sets
     }
     return {"clips": rows, "mean": mean, "paired": paired}

@@ -133,10 +133,15 @@ def paired_difference(rows: list[dict], system: str, baseline: str, metric: str)
 
 
 # --- the two benchmarks -------------------------------------------------------------------------------------------
-def enhancement(pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int, ...] | None = None) -> dict:
+def enhancement_clips(dev: Path) -> tuple[list[dict], list[dict]]:
+    """The development set's noisy enhancement clips, and the queries among them: those mixed at −5…5 dB."""
     manifest = json.loads((dev / "manifest.json").read_text())
-    noisy_clips = [c for c in manifest["clips"] if c["task"] == "enhance" and c["role"] == "noisy"]
-    queries = [c for c in noisy_clips if -5 <= c["snr_db"] <= 5]
+    noisy = [c for c in manifest["clips"] if c["task"] == "enhance" and c["role"] == "noisy"]
+    return noisy, [c for c in noisy if -5 <= c["snr_db"] <= 5]
+
+
+def enhancement(pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int, ...] | None = None) -> dict:
+    noisy_clips, queries = enhancement_clips(dev)
     denoiser = DeepFilterNet3()
     rows = []
     for i, query in enumerate(queries[:count]):

@@ -61,7 +61,8 @@ def test_a_set_without_noisy_queries_is_a_clear_error(tmp_path):
 
 
 def test_the_interval_of_paired_differences():
-    result = codec_noise.interval([1.0, 2.0, 3.0])
+    rows = [{"system": {"stoi": d}, "baseline": {"stoi": 0.0}} for d in (1.0, 2.0, 3.0)]
+    result = codec_noise.paired_difference(rows, "system", "baseline", "stoi")
     assert result["mean"] == 2.0
     assert result["ci95"] == pytest.approx([2.0 - 2.484, 2.0 + 2.484], abs=1e-3)  # t(0.975, 2) · 1 / √3 · √3
 
