@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.lm.frozen import DRAFT_BLOCK, FrozenLM
+from model.lm.frozen import DRAFT_BLOCK, MAX_DRAFT_BLOCK, FrozenLM
 from tests.reference import full_forward_greedy, full_forward_score
 
 PREFIX = [5, 9, 12, 3, 20, 7]
@@ -95,8 +95,26 @@ def test_a_draft_changes_the_passes_not_the_tokens(tiny_lm, allowed, monkeypatch
         assert tiny_lm.generate(prefix, allowed, n, draft=draft).tolist() == greedy
     calls = _counting_forwards(tiny_lm, monkeypatch)
     tiny_lm.generate(prefix, allowed, n, draft=greedy)
-    assert len(calls) == -(-(n - 1) // (DRAFT_BLOCK + 1))  # a right draft: every pass keeps all it checks
-    assert sum(calls) == n - 1  # and no token runs twice
+    assert calls == [DRAFT_BLOCK + 1, n - 1 - (DRAFT_BLOCK + 1)]  # a right draft: the second pass checks the rest
+    calls.clear()
+    tiny_lm.generate(prefix, allowed, n, draft=half)
+    assert max(calls) <= DRAFT_BLOCK + 1  # a draft kept in pieces is never checked in longer blocks
+
+
+def test_a_draft_kept_whole_is_checked_in_growing_blocks(tiny_lm, monkeypatch):
+    allowed, n = [list(range(12, 40))], 200
+    prefix = tiny_lm.prefix(PREFIX)
+    greedy = tiny_lm.generate(prefix, allowed, n).tolist()
+    calls = _counting_forwards(tiny_lm, monkeypatch)
+    assert tiny_lm.generate(prefix, allowed, n, draft=greedy).tolist() == greedy
+    blocks = [DRAFT_BLOCK, 2 * DRAFT_BLOCK, 4 * DRAFT_BLOCK, MAX_DRAFT_BLOCK, MAX_DRAFT_BLOCK]
+    assert calls == [b + 1 for b in blocks] + [n - 1 - sum(b + 1 for b in blocks)]
+    assert sum(calls) == n - 1  # no token runs twice
+    calls.clear()
+    wrong_once = [*greedy[:30], (greedy[30] + 1) % tiny_lm.vocab_size, *greedy[31:]]
+    assert tiny_lm.generate(prefix, allowed, n, draft=wrong_once).tolist() == greedy
+    assert calls[:3] == [DRAFT_BLOCK + 1, 2 * DRAFT_BLOCK + 1, 4 * DRAFT_BLOCK + 1]  # rejected at 30 (of 9 + 17 + 33)
+    assert calls[3] == DRAFT_BLOCK + 1  # after a rejection, short blocks again
 
 
 def test_tolerance_keeps_the_draft_only_where_the_llm_rates_it_close(tiny_lm):
@@ -118,19 +136,18 @@ def test_generate_zero_tokens(tiny_lm):
     assert tiny_lm.generate(PREFIX, [[1]], 0, draft=[1, 1]).shape == (0,)
 
 
-@pytest.mark.parametrize("draft", [None, "greedy", "wrong"])
-def test_generate_and_extend_equals_generate_then_extend(tiny_lm, draft):
-    allowed, n, then = [list(range(12, 40))], 11, [7, 8]
+def test_a_step_allowed_one_token_is_that_token_and_progress_is_told(tiny_lm):
+    separator, n = [7, 8], 12
+    steps = [list(range(12, 40))] * 5 + [[t] for t in separator] + [list(range(12, 40))] * 5
     prefix = tiny_lm.prefix(PREFIX)
-    greedy = tiny_lm.generate(prefix, allowed, n)
-    drafts = {None: None, "greedy": greedy.tolist(), "wrong": [13] * n}
-    ids, extended = tiny_lm.generate_and_extend(prefix, allowed, n, then, draft=drafts[draft])
-    assert torch.equal(ids, greedy)
-    reference = tiny_lm.extend(prefix, [*greedy.tolist(), *then])
-    assert torch.equal(extended.ids, reference.ids)
-    assert torch.allclose(extended.next_logprobs, reference.next_logprobs, atol=1e-4)
-    for (k, v), (k_ref, v_ref) in zip(extended.kv, reference.kv, strict=True):
-        assert torch.allclose(k, k_ref, atol=1e-4) and torch.allclose(v, v_ref, atol=1e-4)
+    first = tiny_lm.generate(prefix, steps[:5], 5)
+    # writing the separator as forced steps is writing the parts one after the other
+    rest = tiny_lm.generate(tiny_lm.extend(prefix, [*first.tolist(), *separator]), steps[7:], 5)
+    for draft in (None, [*first.tolist(), *separator, *rest.tolist()], [13] * n):
+        told = []
+        ids = tiny_lm.generate(prefix, steps, n, draft=draft, progress=told.append)
+        assert ids.tolist() == [*first.tolist(), *separator, *rest.tolist()]
+        assert told == sorted(told) and told[-1] == n
 
 
 @pytest.mark.parametrize(

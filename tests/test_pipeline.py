@@ -239,7 +239,7 @@ def test_a_repeated_word_is_written_once(pipeline, monkeypatch):
     real = pipeline.lm.generate
     monkeypatch.setattr(pipeline.lm, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
     twice = pipeline.synthesize(pairs, "1 2 1 1")
-    assert len(calls) == 2  # the last level of each distinct word (the others go through generate_and_extend)
+    assert len(calls) == 2  # one call writes every level of a word, once for each distinct word
     for level, (short, long) in enumerate(zip(once.codes.levels, twice.codes.levels, strict=True)):
         one = pipeline.tokenize(pairs[0][1]).codes.lengths()[level]
         assert torch.equal(long, torch.cat([short, short[:one], short[:one]])), level

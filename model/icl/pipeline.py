@@ -334,14 +334,15 @@ class ICLPipeline:
                     report(k + 1, len(levels))
             else:
                 lengths = [len(known[word].token_ids[level]) for level in levels]
-                state, reminder = prefix, Prompt()
+                reminder = Prompt()
                 if remind:
                     reminder = self.builder.pair(*demos[demo_of[word]], levels, demo_of[word])
-                    state = self.lm.extend(prefix, reminder.ids)
                 drafts = audio_ids(known[word].token_ids, levels, False)
                 allowed = [torch.tensor(sorted(set(ids))) for ids in drafts] if demonstrated_only else None
                 query = self.builder.input_text(word, None)
-                codes, tail = self._generate_codes(state, query, levels, lengths, report, drafts, allowed, tolerance)
+                codes, tail = self._generate_codes(
+                    prefix, query, levels, lengths, report, drafts, allowed, tolerance, before=reminder
+                )
                 written[word] = (codes, reminder, tail)
             codes, reminder, tail = written[word]
             parts.append(codes)
@@ -364,28 +365,47 @@ class ICLPipeline:
         drafts: Sequence[Sequence[int]] | None = None,
         allowed: Sequence[torch.Tensor] | None = None,
         tolerance: float = 0.0,
+        before: Prompt | None = None,
     ) -> tuple[Codes, Prompt]:
-        """After ``prefix`` + the query, generate each level's tokens in turn, constrained to that level's codes
-        (or to ``allowed[k]``, a subset of them) and of the given length; ``drafts[k]``: the ids the LLM is
-        expected to copy (checked in blocks, see ``FrozenLM.generate``). Returns the codes and the prompt tail
-        (query + generated tokens)."""
+        """After ``prefix`` (+ ``before``) + the query, generate each level's tokens in turn, constrained to that
+        level's codes (or to ``allowed[k]``, a subset of them) and of the given length, with a separator between
+        levels; ``drafts[k]`` (each of its level's length): the ids the LLM is expected to copy. All levels are
+        one ``FrozenLM.generate`` call — the separators are steps allowed one token, the drafts joined with them
+        — so a draft the LLM keeps is checked in a few long passes across levels. ``before`` runs in the same
+        pass as the query. Returns the codes and the prompt tail (query + generated tokens; not ``before``)."""
         tail = concat(query_prompt)
         tail.add(self.builder.output_open(), "text")
-        state = self.lm.extend(prefix, tail.ids)
+        state = self.lm.extend(prefix, [*(before.ids if before is not None else []), *tail.ids])
         separator = self.builder.text(" |")
-        level_ids = []
+        steps: list[torch.Tensor] = []
+        draft: list[int] | None = [] if drafts is not None else None
+        ends = []  # where each level's tokens end in the generated sequence
         for k, (level, length) in enumerate(zip(levels, lengths, strict=True)):
-            choices = allowed[k] if allowed is not None else self._allowed_ids(level)
-            draft = drafts[k] if drafts is not None else None
-            if k + 1 == len(levels):
-                ids = self.lm.generate(state, [choices], length, draft=draft, tolerance=tolerance)
-            else:  # the next level is written after this one and a separator
-                ids, state = self.lm.generate_and_extend(state, [choices], length, separator, draft, tolerance)
-            level_ids.append(ids)
-            report(k + 1, len(levels))
-            tail.add(ids.tolist(), "answer", level=level)
-            if k + 1 < len(levels):
+            if k:
+                steps += [torch.tensor([token]) for token in separator]
+                draft = draft + list(separator) if draft is not None else None
+            steps += [allowed[k] if allowed is not None else self._allowed_ids(level)] * length
+            if draft is not None:
+                if len(drafts[k]) != length:
+                    raise ValueError(f"Level {level}: a draft of {len(drafts[k])} tokens for {length} to write.")
+                draft += list(drafts[k])
+            ends.append(len(steps))
+        starts = [end - length for end, length in zip(ends, lengths, strict=True)]
+
+        finished = 0
+
+        def told(done: int) -> None:  # once per level, as its last token is chosen
+            nonlocal finished
+            while finished < len(ends) and done >= ends[finished]:
+                finished += 1
+                report(finished, len(levels))
+
+        ids = self.lm.generate(state, steps, len(steps), draft=draft, tolerance=tolerance, progress=told)
+        level_ids = [ids[start:end] for start, end in zip(starts, ends, strict=True)]
+        for k, (level, written) in enumerate(zip(levels, level_ids, strict=True)):
+            if k:
                 tail.add(separator, "text")
+            tail.add(written.tolist(), "answer", level=level)
         codes = Codes(
             tuple(self.vocab.from_token_ids(level, ids) for level, ids in zip(levels, level_ids, strict=True))
         )

@@ -7,7 +7,7 @@ token sequence so that many candidates (and, through ``extend``, many queries) r
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,12 @@ KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer: (keys, values),
 # Scoring runs at most this many (candidate × position) tokens per forward pass: with a 151k-word vocabulary
 # their float32 log-probs take 0.6 GB, where 64 long demonstrations in one batch would take tens of GB.
 MAX_SCORED_TOKENS = 1024
-DRAFT_BLOCK = 8  # draft tokens checked per pass: a pass of 9 costs ~2 of 1 on 2 cores (bench.latency)
+# Draft tokens checked per pass: DRAFT_BLOCK at first and after a rejection, doubled after each pass that keeps
+# all it checked, up to MAX_DRAFT_BLOCK. A pass costs little more for more tokens on a CPU (bench.latency), so a
+# long draft the LLM keeps whole is checked in few passes, while one it keeps in pieces (enhancement's noisy
+# query) is not checked in long, mostly wasted blocks.
+DRAFT_BLOCK = 8
+MAX_DRAFT_BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -190,49 +195,23 @@ class FrozenLM:
         seed: int | None = None,
         draft: Sequence[int] | torch.Tensor | None = None,
         tolerance: float = 0.0,
+        progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """Generate ``n`` tokens, step ``i`` restricted to ``allowed_ids_per_step[i]`` (greedy when temperature is 0).
 
         ``allowed_ids_per_step`` has ``n`` entries, or one entry reused for every step. Returns (n,) long ids.
         ``draft``: tokens the output is expected to repeat, position by position (a demonstration being copied).
-        Greedy decoding then checks up to ``DRAFT_BLOCK`` of them in one forward pass and keeps those the LLM
-        would have chosen itself — the same tokens, far fewer passes when the LLM copies (prompt-lookup
-        decoding). ``tolerance`` > 0 (natural-log units) also keeps a draft token the LLM rates within that much
-        of its favourite (lenient acceptance, as in speculative decoding's typical acceptance): where the LLM
-        hesitates between the draft and another token, the draft wins; where it clearly prefers another, the
-        LLM does. Sampling ignores the draft.
+        Greedy decoding then checks several of them in one forward pass (``DRAFT_BLOCK``, doubling while the LLM
+        keeps them all, up to ``MAX_DRAFT_BLOCK``) and keeps those the LLM would have chosen itself — the same
+        tokens, far fewer passes when the LLM copies (prompt-lookup decoding). ``tolerance`` > 0 (natural-log units)
+        also keeps a draft token the LLM rates within that much of its favourite (lenient acceptance, as in
+        speculative decoding's typical acceptance): where the LLM hesitates between the draft and another token, the
+        draft wins; where it clearly prefers another, the LLM does. Sampling ignores the draft. A step allowed one
+        token only is that token (a separator between the parts of an answer, written in the same call).
+        ``progress(done)`` is told how many tokens are chosen after each forward pass.
         """
         if not isinstance(prefix, Prefix):
             prefix = self.prefix(prefix)
-        return self._generate_with_cache(prefix, allowed_ids_per_step, n, temperature, seed, draft, tolerance)[0]
-
-    @torch.inference_mode()
-    def generate_and_extend(
-        self,
-        prefix: Prefix,
-        allowed_ids_per_step: Sequence[Sequence[int] | torch.Tensor],
-        n: int,
-        then: Sequence[int],
-        draft: Sequence[int] | torch.Tensor | None = None,
-        tolerance: float = 0.0,
-    ) -> tuple[torch.Tensor, Prefix]:
-        """Greedy ``generate``, and ``prefix`` extended by the generated tokens and ``then`` (a separator): the
-        generated tokens already ran while being chosen, so only the last one and ``then`` run again."""
-        then = _as_ids(then)
-        self._check_fits(len(prefix) + n + len(then))
-        ids, cache = self._generate_with_cache(prefix, allowed_ids_per_step, n, 0.0, None, draft, tolerance)
-        fed = torch.cat([ids[-1:], then])
-        if fed.numel() == 0:
-            return ids, prefix
-        out = self.model(self._ids(fed)[None].to(self.device), past_key_values=cache, use_cache=True)
-        extended = Prefix(
-            torch.cat([prefix.ids, ids, then]), _kv_tuple(out.past_key_values), _log_softmax(out.logits[0, -1])
-        )
-        return ids, extended
-
-    def _generate_with_cache(self, prefix: Prefix, allowed_ids_per_step, n: int, temperature, seed, draft, tolerance):
-        """The generated ids and the cache after them (it holds the prefix and every generated token but the
-        last, which no pass needed)."""
         if n < 0:
             raise ValueError(f"Cannot generate {n} tokens.")
         if len(allowed_ids_per_step) not in (1, n):
@@ -246,10 +225,11 @@ class FrozenLM:
         def allowed(step: int) -> torch.Tensor:
             return allowed_sets[step if len(allowed_sets) > 1 else 0]
 
+        progress = progress or (lambda done: None)
         if n == 0:
-            return torch.zeros(0, dtype=torch.long), self._cache(prefix.kv, 1)
+            return torch.zeros(0, dtype=torch.long)
         if draft is not None and temperature <= 0:
-            return self._generate_drafted(prefix, allowed, n, _as_ids(draft).tolist(), tolerance)
+            return self._generate_drafted(prefix, allowed, n, _as_ids(draft).tolist(), tolerance, progress)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         logprobs, cache, chosen = prefix.next_logprobs, self._cache(prefix.kv, 1), []
         for step in range(n):
@@ -258,9 +238,13 @@ class FrozenLM:
             if step + 1 < n:
                 out = self.model(token.view(1, 1).to(self.device), past_key_values=cache, use_cache=True)
                 cache, logprobs = out.past_key_values, _log_softmax(out.logits[0, -1])
-        return torch.tensor(chosen, dtype=torch.long), cache
+                progress(len(chosen))
+        progress(n)
+        return torch.tensor(chosen, dtype=torch.long)
 
-    def _generate_drafted(self, prefix: Prefix, allowed, n: int, draft: list[int], tolerance: float):
+    def _generate_drafted(
+        self, prefix: Prefix, allowed, n: int, draft: list[int], tolerance: float, progress: Callable[[int], None]
+    ) -> torch.Tensor:
         """Greedy decoding that verifies the draft's next tokens in one pass (the cache always holds the prefix
         and every chosen token but the newest; rejected draft tokens are cut from it again)."""
 
@@ -272,28 +256,33 @@ class FrozenLM:
                 return draft[step]
             return best
 
-        logprobs, cache, chosen = prefix.next_logprobs, self._cache(prefix.kv, 1), []
+        logprobs, cache, chosen, block = prefix.next_logprobs, self._cache(prefix.kv, 1), [], DRAFT_BLOCK
         while True:
             step = len(chosen)
             chosen.append(choose(step, logprobs))
             if len(chosen) == n:
-                return torch.tensor(chosen, dtype=torch.long), cache
+                progress(n)
+                return torch.tensor(chosen, dtype=torch.long)
             proposal = []
-            for i in range(step + 1, min(n, step + 1 + DRAFT_BLOCK, len(draft))):
+            for i in range(step + 1, min(n, step + 1 + block, len(draft))):
                 if not bool((allowed(i) == draft[i]).any()):
                     break  # a token the step may not take can never be accepted
                 proposal.append(draft[i])
             fed = [chosen[-1], *proposal]
             if step + 1 + len(proposal) == n:
                 fed = fed[:-1]  # the last token is only checked: what would follow it is never needed
-            fed = torch.tensor(fed, dtype=torch.long)
-            out = self.model(fed[None].to(self.device), past_key_values=cache, use_cache=True)
+            out = self.model(torch.tensor(fed)[None].to(self.device), past_key_values=cache, use_cache=True)
+            kept = 0
             for i, token in enumerate(proposal):
                 if choose(step + 1 + i, _log_softmax(out.logits[0, i])) != token:
                     break
                 chosen.append(token)
-                if len(chosen) == n:
-                    return torch.tensor(chosen, dtype=torch.long), _trimmed(out.past_key_values, len(prefix) + n - 1)
+                kept += 1
+            if len(chosen) == n:
+                progress(n)
+                return torch.tensor(chosen, dtype=torch.long)
+            progress(len(chosen))
+            block = min(2 * block, MAX_DRAFT_BLOCK) if kept == len(proposal) == block else DRAFT_BLOCK
             cache = _trimmed(out.past_key_values, len(prefix) + len(chosen))
             logprobs = _log_softmax(out.logits[0, len(chosen) - step - 1])  # after the last draft token kept
 
