@@ -29,9 +29,14 @@ COLUMNS = {
     "v1 channel, levels 0–1": "default/channel",
     "v2 channel, level 0": "default/channel",
     "v2 channel, levels 0–1": "default/channel",
+    "v2 direct, levels 0–1": "default/ours",
 }
 # Columns of one codec take only that codec's files (name prefix): a v1 cell cannot stand in v2's column.
-COLUMN_FILES = {"v2 channel, level 0": "fewshot_v2_", "v2 channel, levels 0–1": "fewshot_v2_levels01"}
+COLUMN_FILES = {
+    "v2 channel, level 0": "fewshot_v2_",
+    "v2 channel, levels 0–1": "fewshot_v2_levels01",
+    "v2 direct, levels 0–1": "fewshot_v2_levels01",
+}
 CELL = re.compile(r"(\d\.\d+)(?: \[(\d\.\d+), (\d\.\d+)\])?")
 
 
