@@ -377,20 +377,20 @@ class ICLPipeline:
         tail.add(self.builder.output_open(), "text")
         state = self.lm.extend(prefix, [*(before.ids if before is not None else []), *tail.ids])
         separator = self.builder.text(" |")
-        steps: list[torch.Tensor] = []
-        draft: list[int] | None = [] if drafts is not None else None
-        ends = []  # where each level's tokens end in the generated sequence
+        steps: list[torch.Tensor] = []  # what each generated position may be
+        draft: list[int] = []  # what each is expected to be (used only when ``drafts`` is given)
+        starts, ends = [], []  # each level's span in the generated sequence
         for k, (level, length) in enumerate(zip(levels, lengths, strict=True)):
             if k:
                 steps += [torch.tensor([token]) for token in separator]
-                draft = draft + list(separator) if draft is not None else None
+                draft += separator
+            starts.append(len(steps))
             steps += [allowed[k] if allowed is not None else self._allowed_ids(level)] * length
-            if draft is not None:
+            ends.append(len(steps))
+            if drafts is not None:
                 if len(drafts[k]) != length:
                     raise ValueError(f"Level {level}: a draft of {len(drafts[k])} tokens for {length} to write.")
                 draft += list(drafts[k])
-            ends.append(len(steps))
-        starts = [end - length for end, length in zip(ends, lengths, strict=True)]
 
         finished = 0
 
@@ -400,7 +400,9 @@ class ICLPipeline:
                 finished += 1
                 report(finished, len(levels))
 
-        ids = self.lm.generate(state, steps, len(steps), draft=draft, tolerance=tolerance, progress=told)
+        ids = self.lm.generate(
+            state, steps, len(steps), draft=draft if drafts is not None else None, tolerance=tolerance, progress=told
+        )
         level_ids = [ids[start:end] for start, end in zip(starts, ends, strict=True)]
         for k, (level, written) in enumerate(zip(levels, level_ids, strict=True)):
             if k:

@@ -272,12 +272,11 @@ class FrozenLM:
             if step + 1 + len(proposal) == n:
                 fed = fed[:-1]  # the last token is only checked: what would follow it is never needed
             out = self.model(torch.tensor(fed)[None].to(self.device), past_key_values=cache, use_cache=True)
-            kept = 0
             for i, token in enumerate(proposal):
                 if choose(step + 1 + i, _log_softmax(out.logits[0, i])) != token:
                     break
                 chosen.append(token)
-                kept += 1
+            kept = len(chosen) - step - 1
             if len(chosen) == n:
                 progress(n)
                 return torch.tensor(chosen, dtype=torch.long)
