@@ -140,7 +140,9 @@ def enhancement_clips(dev: Path) -> tuple[list[dict], list[dict]]:
     return noisy, [c for c in noisy if -5 <= c["snr_db"] <= 5]
 
 
-def enhancement(pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int, ...] | None = None) -> dict:
+def enhancement(
+    pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int, ...] | None = None, tolerance: float = 0.0
+) -> dict:
     noisy_clips, queries = enhancement_clips(dev)
     denoiser = DeepFilterNet3()
     rows = []
@@ -151,7 +153,10 @@ def enhancement(pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int,
         demo = others[i % len(others)]["pair"]  # another recording, and a noise type the query does not have
         started = time.perf_counter()
         ours = pipeline.enhance(
-            [(dev / f"enhance/{demo}_noisy.flac", dev / f"enhance/{demo}_clean.flac")], noisy, levels
+            [(dev / f"enhance/{demo}_noisy.flac", dev / f"enhance/{demo}_clean.flac")],
+            noisy,
+            levels,
+            tolerance=tolerance,
         )
         seconds = time.perf_counter() - started
         row = {
@@ -253,7 +258,13 @@ def main() -> None:
         "--tolerance",
         type=float,
         default=COPY_TOLERANCE,
-        help="keep a demonstration's token the LLM rates within this many nats of its favourite (0: greedy)",
+        help="synthesis: keep a demonstration's token the LLM rates within this many nats of its favourite (0: greedy)",
+    )
+    parser.add_argument(
+        "--enhance-tolerance",
+        type=float,
+        default=0.0,
+        help="enhancement: keep the noisy query's token the LLM rates within this many nats of its favourite",
     )
     parser.add_argument(
         "--vocoder", choices=VOCODERS, default="hifigan", help="the codec's tuned HiFi-GAN or its light path"
@@ -268,7 +279,7 @@ def main() -> None:
     report = {"lm": args.lm, "device": str(pipeline.lm.device), "dtype": pipeline.lm.precision, "vocoder": args.vocoder}
     report["levels"] = list(levels or pipeline.all_levels)
     if args.clips:
-        report["enhancement"] = enhancement(pipeline, args.dev, args.clips, levels)
+        report["enhancement"] = enhancement(pipeline, args.dev, args.clips, levels, args.enhance_tolerance)
     if args.texts:
         report["synthesis"] = synthesis(
             pipeline,

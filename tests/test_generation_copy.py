@@ -54,6 +54,14 @@ def test_enhancement_reports_the_noisy_query_as_its_copy(copier):
     assert len(result.copy_accuracy) == own.num_levels and all(0 <= a <= 1 for a in result.copy_accuracy)
 
 
+def test_enhancement_with_a_wide_tolerance_keeps_the_noisy_querys_codes(copier):
+    query = clip("whistle")
+    result = copier.enhance([(clip("hiss"), clip("hum"))], query, tolerance=1e9)
+    assert result.copy_accuracy == [1.0] * copier.codec.config.num_levels
+    greedy = copier.enhance([(clip("hiss"), clip("hum"))], query)  # the copier rewrites it as the clean demo
+    assert greedy.copy_accuracy != result.copy_accuracy
+
+
 def test_agreement_on_hand_made_codes():
     generated = Codes((torch.tensor([0, 1, 2, 3]), torch.tensor([5, 5])))
     reference = Codes((torch.tensor([0, 1, 9, 3]), torch.tensor([5, 6, 7])))
