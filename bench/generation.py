@@ -141,7 +141,11 @@ def enhancement_clips(dev: Path) -> tuple[list[dict], list[dict]]:
 
 
 def enhancement(
-    pipeline: ICLPipeline, dev: Path, count: int, levels: tuple[int, ...] | None = None, tolerance: float = 0.0
+    pipeline: ICLPipeline,
+    dev: Path,
+    count: int,
+    levels: tuple[int, ...] | None = None,
+    tolerance: float = COPY_TOLERANCE,
 ) -> dict:
     noisy_clips, queries = enhancement_clips(dev)
     denoiser = DeepFilterNet3()
@@ -263,7 +267,7 @@ def main() -> None:
     parser.add_argument(
         "--enhance-tolerance",
         type=float,
-        default=0.0,
+        default=COPY_TOLERANCE,
         help="enhancement: keep the noisy query's token the LLM rates within this many nats of its favourite",
     )
     parser.add_argument(
