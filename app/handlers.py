@@ -203,7 +203,7 @@ class Handlers:
         result = self.pipeline.enhance(pairs, before, progress=_bar(progress))
         return (
             to_widget(result.audio),
-            to_widget(self.pipeline.codec.decode(result.copy_codes)),
+            to_widget(result.copy_audio),
             spectrogram_image(before.samples),
             spectrogram_image(result.audio.samples),
             self._view(result.prompt),
@@ -218,8 +218,12 @@ class Handlers:
         pairs = [(label, path) for path, label in labelled_files(files, rows)]
         progress(0.05, desc="Encoding the demonstrations; then the LLM writes each word's tokens")
         result = self.pipeline.synthesize(pairs, text or "", progress=_bar(progress))
-        copied = to_widget(self.pipeline.codec.decode(result.copy_codes))
-        return to_widget(result.audio), copied, self._view(result.prompt), self._generation_note(result, "the words'")
+        return (
+            to_widget(result.audio),
+            to_widget(result.copy_audio),
+            self._view(result.prompt),
+            self._generation_note(result, "the words'"),
+        )
 
     def _generation_note(self, result, whose: str) -> str:
         """Timing, and how much of the codec-alone baseline's tokens the LLM wrote unchanged, per level."""

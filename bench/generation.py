@@ -172,7 +172,7 @@ def enhancement(
             "noisy": quality(clean.samples, noisy.samples),
             "ours": quality(clean.samples, ours.audio.samples),
             "deepfilternet3": quality(clean.samples, denoiser(noisy.samples)),
-            "codec_resynthesis_of_noisy": quality(clean.samples, pipeline.codec.decode(ours.copy_codes).samples),
+            "codec_resynthesis_of_noisy": quality(clean.samples, ours.copy_audio.samples),
             "codec_resynthesis_of_clean": quality(
                 clean.samples, pipeline.codec.decode(pipeline.codec.encode(clean)).samples
             ),
@@ -212,7 +212,7 @@ def synthesis(
         )
         seconds = time.perf_counter() - started
         joined = np.concatenate([load_audio(clips[w]).samples for w in text.split()])
-        copied = pipeline.codec.decode(result.copy_codes).samples
+        copied = result.copy_audio.samples
         reference = text.split()
         row = {"voice": voice, "text": text, "seconds": round(seconds, 1)}
         for name, samples in (("ours", result.audio.samples), ("codec_resynthesis_of_demonstrations", copied)):

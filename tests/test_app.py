@@ -15,6 +15,7 @@ from app.ui import build_demo
 from components.support_editor import add_recording, label_from_path, labelled_files, rows_from_files
 from model.audio import Audio, save_audio
 from model.debug import debug_pipeline
+from model.icl.pipeline import WORD_PAUSE_SECONDS
 from tests.conftest import sine
 
 
@@ -92,7 +93,8 @@ def test_enhance_synthesize_and_explore(handlers, files):
         handlers.enhance([files["dog_1"]], [], files["query"])
     rows = [["dog_1.wav", "one"], ["cat_1.wav", "two"]]
     audio, alone, _view, note = handlers.synthesize([files["dog_1"], files["cat_1"]], rows, "1 2 1")
-    assert len(audio[1]) > 16_000 and abs(len(alone[1]) - 3 * int(0.7 * 16_000)) < 3 * 1280  # demos joined
+    joined = 3 * int(0.7 * 16_000) + 2 * round(WORD_PAUSE_SECONDS * 16_000)  # three demos, two pauses
+    assert len(audio[1]) == len(alone[1]) == joined
     assert "tokens equal to the words' own" in note
     tokens, before, after, level0, _level01, full, stats = handlers.explore(files["query"])
     assert [t for t, _ in tokens if t.startswith("L")][:3] == ["L0: ", "L1: ", "L2: "]

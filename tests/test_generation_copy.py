@@ -11,7 +11,7 @@ from bench.generation import copy_columns
 from model.audio import Audio
 from model.codec.codes import Codes
 from model.debug import debug_pipeline
-from model.icl.pipeline import ICLPipeline
+from model.icl.pipeline import WORD_PAUSE_SECONDS, ICLPipeline
 from model.icl.prompts import Prompt
 from model.icl.results import AudioResult
 from model.lm.frozen import FrozenLM
@@ -40,6 +40,18 @@ def test_a_perfect_copier_synthesizes_exactly_the_demonstrations(copier, text):
     assert all(torch.equal(a, b) for a, b in zip(result.copy_codes.levels, result.codes.levels, strict=True))
 
 
+def test_synthesis_decodes_each_word_alone_and_joins_them_with_pauses(copier):
+    result = copier.synthesize(PAIRS, "no one no")
+    words = {w: copier.codec.decode(copier.tokenize(audio).codes).samples for w, audio in PAIRS}
+    pause = np.zeros(round(WORD_PAUSE_SECONDS * result.audio.sample_rate), np.float32)
+    expected = np.concatenate([words["no"], pause, words["one"], pause, words["no"]])
+    np.testing.assert_allclose(result.audio.samples, expected, atol=1e-5)
+    np.testing.assert_allclose(result.copy_audio.samples, expected, atol=1e-5)  # a perfect copy sounds the same
+    assert not np.allclose(
+        result.audio.samples[: len(words["no"])], copier.codec.decode(result.codes).samples[: len(words["no"])]
+    )
+
+
 def test_synthesis_of_fewer_levels_copies_those_levels(copier):
     result = copier.synthesize(PAIRS, "no one", levels=(0, 1))
     assert result.codes.num_levels == result.copy_codes.num_levels == 2
@@ -51,6 +63,7 @@ def test_enhancement_reports_the_noisy_query_as_its_copy(copier):
     result = copier.enhance([(clip("hiss"), clip("hum"))], query)
     own = copier.tokenize(query).codes
     assert all(torch.equal(a, b) for a, b in zip(result.copy_codes.levels, own.levels, strict=True))
+    np.testing.assert_allclose(result.copy_audio.samples, copier.codec.decode(own).samples)
     assert len(result.copy_accuracy) == own.num_levels and all(0 <= a <= 1 for a in result.copy_accuracy)
 
 

@@ -37,13 +37,15 @@ class ClassifyResult:
 class AudioResult:
     """Generated audio, and what doing nothing but the codec would give: ``copy_codes`` are the codes of an
     exact copy of the input (enhance: the noisy query's own; synthesize: the demonstrations of the words,
-    joined), the baseline the LLM's writing must beat."""
+    joined), the baseline the LLM's writing must beat, and ``copy_audio`` those codes decoded as ``audio`` is
+    (synthesis: word by word, with the same pauses)."""
 
     audio: Audio
     codes: Codes
     prompt: Prompt  # the whole prompt including the generated tokens
     seconds: float
     copy_codes: Codes | None = None
+    copy_audio: Audio | None = None
 
     @property
     def copy_accuracy(self) -> list[float]:
