@@ -88,6 +88,15 @@ def normalize_peak(audio: Audio, peak: float = 0.95) -> Audio:
     return Audio((audio.samples * (peak / current)).astype(np.float32), audio.sample_rate, audio.name)
 
 
+def join_with_pauses(pieces: list[np.ndarray], pause_samples: int) -> np.ndarray:
+    """The pieces one after another, ``pause_samples`` of silence between each two (float32)."""
+    gap = np.zeros(pause_samples, np.float32)
+    out: list[np.ndarray] = []
+    for i, piece in enumerate(pieces):
+        out += [gap, piece] if i else [piece]
+    return np.concatenate(out).astype(np.float32)
+
+
 def save_audio(audio: Audio, path: str | Path) -> Path:
     """Write 16-bit PCM (WAV or FLAC, by the suffix); samples are clipped to [-1, 1]."""
     path = Path(path)

@@ -3,7 +3,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.audio import SAMPLE_RATE, Audio, AudioLimits, load_audio, normalize_peak, resample, save_audio
+from model.audio import (
+    SAMPLE_RATE,
+    Audio,
+    AudioLimits,
+    join_with_pauses,
+    load_audio,
+    normalize_peak,
+    resample,
+    save_audio,
+)
 from tests.conftest import sine
 
 
@@ -146,3 +155,11 @@ def test_save_and_reload(tmp_path):
     audio = load_audio(sine(0.5, 16_000, 440), 16_000, name="tone")
     again = load_audio(save_audio(audio, tmp_path / "tone.flac"))
     assert np.abs(again.samples - audio.samples).max() < 1e-3
+
+
+def test_join_with_pauses_puts_silence_only_between_pieces():
+    a, b, c = np.ones(3, np.float32), 2 * np.ones(2, np.float32), 3 * np.ones(1, np.float32)
+    joined = join_with_pauses([a, b, c], 2)
+    assert joined.tolist() == [1, 1, 1, 0, 0, 2, 2, 0, 0, 3] and joined.dtype == np.float32
+    assert join_with_pauses([a], 5).tolist() == [1, 1, 1]
+    assert join_with_pauses([a, b], 0).tolist() == [1, 1, 1, 2, 2]

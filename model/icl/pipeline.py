@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.audio import Audio, AudioLimits, load_audio
+from model.audio import Audio, AudioLimits, join_with_pauses, load_audio
 from model.codec.codes import Codes
 from model.codec.model import LLMCodec
 from model.icl.channel import ChannelSupport
@@ -370,13 +370,8 @@ class ICLPipeline:
         """The words' codes decoded one word at a time (each distinct word once), joined with pauses."""
         decoded = {word: self.codec.decode(codes) for word, codes in codes_of.items()}
         rate = next(iter(decoded.values())).sample_rate
-        pause = np.zeros(round(WORD_PAUSE_SECONDS * rate), np.float32)
-        pieces = []
-        for i, word in enumerate(words):
-            if i:
-                pieces.append(pause)
-            pieces.append(decoded[word].samples)
-        return Audio(np.concatenate(pieces).astype(np.float32), rate)
+        pieces = [decoded[word].samples for word in words]
+        return Audio(join_with_pauses(pieces, round(WORD_PAUSE_SECONDS * rate)), rate)
 
     @property
     def all_levels(self) -> tuple[int, ...]:
