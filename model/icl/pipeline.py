@@ -40,8 +40,8 @@ DIGIT_WORDS = dict(enumerate(("zero", "one", "two", "three", "four", "five", "si
 # intelligibility it could not restore (STOI 0.30; kept within 3 nats: 0.38, in two thirds of the time).
 COPY_TOLERANCE = 3.0
 # Synthesis decodes each word on its own and joins the words with a pause: decoded as one sequence, the codec's
-# decoder smears each word into the next, and Whisper heard 12 of 40 copied three-digit texts right; word by word
-# 26, with 0.1-s pauses 27, 0.2-s pauses 29 (the raw clips joined: 27). Measured on the development voices.
+# decoder smears each word into the next. Whisper heard 11 of 40 copied three-digit texts right decoded as one,
+# 25 word by word, 28 / 31 / 31 with 0.1 / 0.2 / 0.3-s pauses (the raw clips joined: 26; bench/word_decoding.py).
 WORD_PAUSE_SECONDS = 0.2
 
 
