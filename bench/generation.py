@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import hashlib
 import json
 import random
 import statistics
@@ -99,15 +100,21 @@ class Whisper:
         from model.speech.transcribe import Transcriber
 
         self.transcribe = Transcriber()
+        self.heard: dict[str, list[str]] = {}
 
     def words(self, samples: np.ndarray) -> list[str]:
+        """What Whisper hears; the same samples are heard once, so identical outputs score the same."""
         import ctranslate2
 
-        # Where beam search fails its checks, faster-whisper falls back to sampling: seeded, a clip is heard the
-        # same way within a run. Across runs the clips it hallucinates on still vary (the same 20 raw texts:
-        # WER 0.18 and 0.22 in two processes), so a WER difference under ~0.1 is noise.
-        ctranslate2.set_random_seed(0)
-        return normalise_text(self.transcribe(samples))
+        # Where beam search fails its checks, faster-whisper falls back to sampling, and even seeded the same clip
+        # can be heard differently (the same 20 raw texts: WER 0.18 and 0.22 in two processes; an output equal to
+        # its codec-alone copy heard "three eight service" and "three eight seven eight seven eight" in one run),
+        # so a WER difference under ~0.1 is noise.
+        key = hashlib.sha256(np.ascontiguousarray(samples, np.float32).tobytes()).hexdigest()
+        if key not in self.heard:
+            ctranslate2.set_random_seed(0)
+            self.heard[key] = normalise_text(self.transcribe(samples))
+        return self.heard[key]
 
 
 def wer(reference: list[str], hypothesis: list[str]) -> float:
