@@ -153,6 +153,7 @@ def enhancement(
     count: int,
     levels: tuple[int, ...] | None = None,
     tolerance: float = COPY_TOLERANCE,
+    query_tokens_only: bool = False,
 ) -> dict:
     noisy_clips, queries = enhancement_clips(dev)
     denoiser = DeepFilterNet3()
@@ -168,6 +169,7 @@ def enhancement(
             noisy,
             levels,
             tolerance=tolerance,
+            query_tokens_only=query_tokens_only,
         )
         seconds = time.perf_counter() - started
         row = {
@@ -278,6 +280,12 @@ def main() -> None:
         help="enhancement: keep the noisy query's token the LLM rates within this many nats of its favourite",
     )
     parser.add_argument(
+        "--query-tokens-only",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="enhancement: each level chooses among the noisy query's own tokens",
+    )
+    parser.add_argument(
         "--vocoder", choices=VOCODERS, default="hifigan", help="the codec's tuned HiFi-GAN or its light path"
     )
     parser.add_argument("--dtype", default="auto")
@@ -290,7 +298,9 @@ def main() -> None:
     report = {"lm": args.lm, "device": str(pipeline.lm.device), "dtype": pipeline.lm.precision, "vocoder": args.vocoder}
     report["levels"] = list(levels or pipeline.all_levels)
     if args.clips:
-        report["enhancement"] = enhancement(pipeline, args.dev, args.clips, levels, args.enhance_tolerance)
+        report["enhancement"] = enhancement(
+            pipeline, args.dev, args.clips, levels, args.enhance_tolerance, args.query_tokens_only
+        )
     if args.texts:
         report["synthesis"] = synthesis(
             pipeline,

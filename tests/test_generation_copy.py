@@ -75,6 +75,16 @@ def test_enhancement_with_a_wide_tolerance_keeps_the_noisy_querys_codes(copier):
     assert greedy.copy_accuracy != result.copy_accuracy
 
 
+def test_enhancement_from_the_querys_own_tokens_writes_only_those(copier):
+    query, pair = clip("hiss"), (clip("hum"), clip("whistle"))
+    own = copier.tokenize(query).codes
+    free = copier.enhance([pair], query, tolerance=0.0)  # copies the clean demonstration's tokens
+    kept = copier.enhance([pair], query, tolerance=0.0, query_tokens_only=True)
+    assert any(not set(w.tolist()) <= set(q.tolist()) for w, q in zip(free.codes.levels, own.levels, strict=True))
+    for written, noisy in zip(kept.codes.levels, own.levels, strict=True):
+        assert set(written.tolist()) <= set(noisy.tolist()) and len(written) == len(noisy)
+
+
 def test_agreement_on_hand_made_codes():
     generated = Codes((torch.tensor([0, 1, 2, 3]), torch.tensor([5, 5])))
     reference = Codes((torch.tensor([0, 1, 9, 3]), torch.tensor([5, 6, 7])))

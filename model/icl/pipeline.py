@@ -237,11 +237,13 @@ class ICLPipeline:
         levels: tuple[int, ...] | None = None,
         progress: Progress | None = None,
         tolerance: float = COPY_TOLERANCE,
+        query_tokens_only: bool = False,
     ) -> AudioResult:
         """Clean tokens for a noisy ``query``, learned from (noisy, clean) demonstration pairs. ``levels``: the
         codec levels the LLM writes (all by default); ``progress(fraction, message)`` is told after each level;
         ``tolerance`` keeps the query's own token wherever the LLM rates it within that many nats of its
-        favourite (0: plain greedy choices)."""
+        favourite (0: plain greedy choices); ``query_tokens_only`` lets each level choose only among the tokens
+        the noisy query uses at that level (the LLM still chooses every token)."""
         started = time.perf_counter()
         levels = levels or self.all_levels
         if not pairs:
@@ -275,7 +277,8 @@ class ICLPipeline:
         # The query's own tokens are the draft: where the clean clip keeps them, they are checked in one pass.
         drafts = audio_ids(clip.token_ids, levels, False)
         prefix = self.lm.prefix(prefix_prompt.ids)
-        codes, tail = self._generate_codes(prefix, query_prompt, levels, lengths, report, drafts, tolerance=tolerance)
+        allowed = [torch.tensor(sorted(set(ids))) for ids in drafts] if query_tokens_only else None
+        codes, tail = self._generate_codes(prefix, query_prompt, levels, lengths, report, drafts, allowed, tolerance)
         codes = Codes(codes.levels, clip.codes.num_samples)
         copy = Codes(tuple(clip.codes.levels[level] for level in levels), clip.codes.num_samples)
         audio = self.codec.decode(codes)
