@@ -153,7 +153,7 @@ def enhancement(
     count: int,
     levels: tuple[int, ...] | None = None,
     tolerance: float = COPY_TOLERANCE,
-    query_tokens_only: bool = False,
+    query_tokens_only: bool = True,
 ) -> dict:
     noisy_clips, queries = enhancement_clips(dev)
     denoiser = DeepFilterNet3()
@@ -282,7 +282,7 @@ def main() -> None:
     parser.add_argument(
         "--query-tokens-only",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="enhancement: each level chooses among the noisy query's own tokens",
     )
     parser.add_argument(

@@ -71,15 +71,15 @@ def test_enhancement_with_a_wide_tolerance_keeps_the_noisy_querys_codes(copier):
     query = clip("whistle")
     result = copier.enhance([(clip("hiss"), clip("hum"))], query, tolerance=1e9)
     assert result.copy_accuracy == [1.0] * copier.codec.config.num_levels
-    greedy = copier.enhance([(clip("hiss"), clip("hum"))], query, tolerance=0.0)  # rewritten as the clean demo
+    greedy = copier.enhance([(clip("hiss"), clip("hum"))], query, tolerance=0.0, query_tokens_only=False)
     assert greedy.copy_accuracy != result.copy_accuracy
 
 
 def test_enhancement_from_the_querys_own_tokens_writes_only_those(copier):
     query, pair = clip("hiss"), (clip("hum"), clip("whistle"))
     own = copier.tokenize(query).codes
-    free = copier.enhance([pair], query, tolerance=0.0)  # copies the clean demonstration's tokens
-    kept = copier.enhance([pair], query, tolerance=0.0, query_tokens_only=True)
+    free = copier.enhance([pair], query, tolerance=0.0, query_tokens_only=False)  # copies the clean demo's tokens
+    kept = copier.enhance([pair], query, tolerance=0.0)  # the default: the query's own tokens only
     assert any(not set(w.tolist()) <= set(q.tolist()) for w, q in zip(free.codes.levels, own.levels, strict=True))
     for written, noisy in zip(kept.codes.levels, own.levels, strict=True):
         assert set(written.tolist()) <= set(noisy.tolist()) and len(written) == len(noisy)

@@ -237,13 +237,15 @@ class ICLPipeline:
         levels: tuple[int, ...] | None = None,
         progress: Progress | None = None,
         tolerance: float = COPY_TOLERANCE,
-        query_tokens_only: bool = False,
+        query_tokens_only: bool = True,
     ) -> AudioResult:
         """Clean tokens for a noisy ``query``, learned from (noisy, clean) demonstration pairs. ``levels``: the
         codec levels the LLM writes (all by default); ``progress(fraction, message)`` is told after each level;
         ``tolerance`` keeps the query's own token wherever the LLM rates it within that many nats of its
         favourite (0: plain greedy choices); ``query_tokens_only`` lets each level choose only among the tokens
-        the noisy query uses at that level (the LLM still chooses every token)."""
+        the noisy query uses at that level (the LLM still chooses every token; free to write any token, it
+        copied the demonstration's clean answer — another recording — on some clips: 20 development clips,
+        STOI 0.38 free, 0.45 from the query's tokens, 0.48 the codec's copy; bench/generation.py)."""
         started = time.perf_counter()
         levels = levels or self.all_levels
         if not pairs:
