@@ -18,11 +18,10 @@ import statistics
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from bench.generation import DIGITS, Whisper, wer
 from bench.provenance import write_result
-from model.audio import join_with_pauses, load_audio
+from model.audio import SAMPLE_RATE, join_with_pauses, load_audio
 from model.codec.codes import Codes
 from model.codec.io import VOCODERS, load_codec
 from model.icl.pipeline import DEFAULT_CODEC
@@ -46,10 +45,10 @@ def run(codec, dev: Path, texts: int, seed: int, pauses: list[float]) -> dict:
                 codes = codec.encode(audio)
                 decoded[voice, word] = (codes, codec.decode(codes).samples)
         codes = [decoded[voice, w][0] for w in words]
-        together = Codes(tuple(torch.cat([c.levels[i] for c in codes]) for i in range(codes[0].num_levels)))
+        together = Codes.joined(codes)
         singles = [decoded[voice, w][1] for w in words]
         ways = {"joint": codec.decode(together).samples, "per_word": join_with_pauses(singles, 0)}
-        ways |= {f"pause_{p:g}": join_with_pauses(singles, round(p * 16_000)) for p in pauses}
+        ways |= {f"pause_{p:g}": join_with_pauses(singles, round(p * SAMPLE_RATE)) for p in pauses}
         ways["raw_joined"] = join_with_pauses([a.samples for a in raw], 0)
         row = {"voice": voice, "text": " ".join(words)}
         for name, samples in ways.items():

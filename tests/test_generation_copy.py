@@ -92,6 +92,16 @@ def test_agreement_on_hand_made_codes():
     assert Codes((torch.tensor([], dtype=torch.long),)).agreement(reference) == [0.0]
 
 
+def test_joined_codes_follow_each_other_level_by_level():
+    a = Codes((torch.tensor([0, 1]), torch.tensor([5, 6, 7])), num_samples=640)
+    b = Codes((torch.tensor([2]), torch.tensor([8])))
+    joined = Codes.joined([a, b, a])
+    assert [level.tolist() for level in joined.levels] == [[0, 1, 2, 0, 1], [5, 6, 7, 8, 5, 6, 7]]
+    assert joined.num_samples is None
+    with pytest.raises(ValueError):
+        Codes.joined([a, Codes((torch.tensor([1]),))])  # not the same levels
+
+
 def test_the_benchmark_reports_copy_accuracy_per_level():
     generated = Codes((torch.tensor([0, 1, 2, 3]), torch.tensor([5, 5, 6, 6])))
     copy = Codes((torch.tensor([0, 1, 2, 2]), torch.tensor([5, 6, 6, 6])))

@@ -29,6 +29,11 @@ class Codes:
     def lengths(self) -> list[int]:
         return [int(level.numel()) for level in self.levels]
 
+    @staticmethod
+    def joined(parts: list[Codes]) -> Codes:
+        """Several clips' codes one after another, level by level (all with the same levels)."""
+        return Codes(tuple(torch.cat(level) for level in zip(*(p.levels for p in parts), strict=True)))
+
     def upto(self, level: int) -> Codes:
         """Only levels ``0..level`` (coarser reconstruction)."""
         return Codes(self.levels[: level + 1], self.num_samples)

@@ -362,11 +362,11 @@ class ICLPipeline:
             codes, reminder, tail = written[word]
             parts.append(codes)
             prompt = concat(prompt, reminder, tail)
-        codes = Codes(tuple(torch.cat([p.levels[i] for p in parts]) for i in range(len(levels))))
+        codes = Codes.joined(parts)
         copies = {
             w: Codes(tuple(known[w].codes.levels[lv] for lv in levels), known[w].codes.num_samples) for w in written
         }
-        copy = Codes(tuple(torch.cat([copies[w].levels[i] for w in words]) for i in range(len(levels))))
+        copy = Codes.joined([copies[w] for w in words])
         audio = self._spoken(words, {w: codes for w, (codes, _, _) in written.items()})
         copy_audio = self._spoken(words, copies)
         return AudioResult(audio, codes, prompt, time.perf_counter() - started, copy, copy_audio)
