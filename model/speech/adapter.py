@@ -11,6 +11,11 @@ Gaido et al. 2021 and of CTC-based speech LLMs). ``AdapterConfig.reads`` says wh
 the head's expected token embedding, or the embedding of the run's token itself. The committed adapters read
 tokens: a blend of near tokens pulls a small LLM off the question even where the head hears every word right
 (``bench/ask.py``, same weights: 0.159 → 0.326 of the text accuracy with SmolLM2, 0.329 → 0.436 with Qwen).
+
+A head over tokens learns each word only from hearing it; ``AdapterConfig.head = "characters"`` spells instead
+(``model.speech.spelling``): a linear CTC layer over letters on the same outputs, at 50 or 25 Hz (letters come
+faster than tokens), whose likeliest transcripts the pipeline writes out, tokenizes and hands the LLM as its own
+token embeddings (``AskPipeline.listen``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from model.int8_rows import from_int8_rows, to_int8_rows
 
 CONFIG_NAME, WEIGHTS_NAME = "adapter.json", "adapter.safetensors"
 READS = ("vectors", "vocabulary", "tokens")
+HEADS = ("tokens", "characters")
 _INT8_MIN_SIZE = 4096  # smaller tensors (norms, biases, the depthwise kernels) stay float16
 
 
@@ -53,10 +59,16 @@ class AdapterConfig:
     # right reaches the LLM exactly as its transcript would: a blend of near tokens ("up" with "un", "tall" with
     # "outrageous") pulls the small LLM off the question
     reads: str = "vectors"
+    # aligned: what the CTC head scores — "tokens": the LLM's sub-word tokens, by cosine to their embeddings (the
+    # head above); "characters": the letters of ``model.speech.spelling`` from a linear layer on the outputs, whose
+    # transcript the LLM then reads as its own tokens (``AskPipeline.listen``): it can spell a word never heard
+    head: str = "tokens"
 
     def __post_init__(self) -> None:
         if self.reads not in READS:
             raise ValueError(f"unknown reads={self.reads!r} (use one of {READS}).")
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head={self.head!r} (use one of {HEADS}).")
         if self.context_kernel % 2 == 0:
             raise ValueError(f"context_kernel must be odd (centred on its frame), not {self.context_kernel}.")
 
@@ -97,7 +109,11 @@ class SpeechAdapter(nn.Module):
             *blocks,
             nn.Linear(config.hidden, config.lm_dim),
         )
-        if config.aligned:
+        if config.aligned and config.head == "characters":
+            from model.speech.spelling import ALPHABET
+
+            self.letters = nn.Linear(config.lm_dim, 1 + len(ALPHABET))
+        elif config.aligned:
             self.blank = nn.Parameter(torch.randn(config.lm_dim) / math.sqrt(config.lm_dim))
             self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))  # cosines are small: sharpen them
             self.register_buffer("vocabulary", torch.zeros(config.vocabulary_size, dtype=torch.long))
@@ -117,6 +133,17 @@ class SpeechAdapter(nn.Module):
         return x / (x.norm(dim=-1, keepdim=True) + 1e-6) * self.config.embedding_norm
 
     # --- the alignment head (aligned adapters) ------------------------------------------------------------------
+    @property
+    def spells(self) -> bool:
+        """Whether the head scores characters (``model.speech.spelling``) rather than the LLM's tokens."""
+        return self.config.aligned and self.config.head == "characters"
+
+    def character_logits(self, speech: torch.Tensor) -> torch.Tensor:
+        """(..., D) speech embeddings → (..., 1 + len(ALPHABET)) CTC logits of a character head: blank, then letters."""
+        # the outputs sit at the LLM's embedding norm (0.51 for Qwen): a linear layer learns faster from unit-variance
+        # components
+        return self.letters(speech * (math.sqrt(self.config.lm_dim) / self.config.embedding_norm))
+
     def token_logits(self, speech: torch.Tensor, table: torch.Tensor, classes: torch.Tensor | None = None):
         """(..., D) speech embeddings → (..., 1 + V) CTC logits: blank, then the vocabulary's tokens (or only
         those at ``classes``, indices into it), by cosine to their rows of the LLM's input-embedding ``table``."""
@@ -148,6 +175,8 @@ class SpeechAdapter(nn.Module):
         """``compress`` and the LLM token ids its rows stand for (``heard``), from one pass of the head."""
         if not self.config.aligned:
             return speech, []
+        if self.spells:
+            raise ValueError("A character head's transcript is read with the LLM's tokenizer: AskPipeline.listen.")
         logits = self.token_logits(speech, table)  # once: it picks the runs and, read as vocabulary, fills them
         ids, run, counts = torch.unique_consecutive(self._best_ids(logits), return_inverse=True, return_counts=True)
         keep = ids >= 0

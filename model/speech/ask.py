@@ -24,6 +24,7 @@ from model.lm.frozen import FrozenLM
 from model.speech.adapter import SpeechAdapter
 from model.speech.ctc_beam import ctc_beam_search
 from model.speech.features import SpeechFeatures
+from model.speech.spelling import written
 from model.speech.transcribe import Transcriber
 
 SPEECH = "<speech>"
@@ -43,14 +44,15 @@ class AskResult:
 
 @dataclass(frozen=True)
 class Listening:
-    """How the direct path reads an aligned adapter's CTC head (adapters that read tokens). ``beam`` 1: each
-    frame's best token (greedy); more: the head's ``beam`` likeliest transcripts (``model.speech.ctc_beam``),
+    """How the direct path reads an aligned adapter's CTC head (over tokens, for adapters that read tokens, or
+    over characters). ``beam`` 1: each frame's best label (greedy); more: the head's ``beam`` likeliest
+    transcripts (``model.speech.ctc_beam``),
     of which the one with the best head log-probability + ``lm_weight`` × the LLM's log-probability of it in the
     instruction's place + ``length_bonus`` per token is read — the LLM knows which words fit where the head
     half-heard them (``bench.ask``: weights chosen on development questions, the model cards say which)."""
 
     beam: int = 8
-    per_frame: int = 8  # the likeliest tokens of each frame a beam may go on with
+    per_frame: int = 8  # the likeliest labels of each frame a beam may go on with
     lm_weight: float = 0.3
     length_bonus: float = 0.0
 
@@ -167,23 +169,49 @@ class AskPipeline:
         speech = self.speech_embeddings(samples)  # refuses a pipeline without an adapter
         table = self.lm.model.get_input_embeddings().weight
         config = self.adapter.config
-        if self.listening.beam > 1 and config.aligned and config.reads == "tokens":
-            ids = self._likeliest_transcript(speech, table, framed or self.frame(SPEECH))
+        if self.adapter.spells or (self.listening.beam > 1 and config.aligned and config.reads == "tokens"):
+            candidates = self._spelled(speech) if self.adapter.spells else self._token_transcripts(speech, table)
+            ids = self._likeliest(candidates, framed or self.frame(SPEECH))
             return table[ids].float(), self.lm.tokenizer.decode(ids).strip()
         with torch.no_grad():
             speech, heard = self.adapter.read(speech, table)
         return speech, self.lm.tokenizer.decode(heard).strip()
 
-    def _likeliest_transcript(self, speech: torch.Tensor, table: torch.Tensor, framed: Framed) -> list[int]:
-        """The LLM token ids of the head's beam transcript that the head and the LLM together like best."""
-        listening = self.listening
+    def _token_transcripts(self, speech: torch.Tensor, table: torch.Tensor) -> list[tuple[list[int], float]]:
+        """A token head's likeliest transcripts as (LLM token ids, head log-probability)."""
         with torch.no_grad():
             log_probs = self.adapter.token_logits(speech, table).log_softmax(-1)
-        beams = ctc_beam_search(log_probs, listening.beam, listening.per_frame)
+        beams = ctc_beam_search(log_probs, self.listening.beam, self.listening.per_frame)
         vocabulary = self.adapter.vocabulary.tolist()
-        candidates = [([vocabulary[label - 1] for label in labels], score) for labels, score in beams if labels]
-        if not candidates:
-            return []
+        return [([vocabulary[label - 1] for label in labels], score) for labels, score in beams if labels]
+
+    def spelled(self, speech: torch.Tensor) -> list[tuple[str, float]]:
+        """A character head's likeliest transcripts of (T, D) speech embeddings, written out
+        (``model.speech.spelling``), with their head log-probability; ``beam`` 1: each frame's best character."""
+        with torch.no_grad():
+            log_probs = self.adapter.character_logits(speech).log_softmax(-1)
+        if self.listening.beam > 1:
+            beams = ctc_beam_search(log_probs, self.listening.beam, self.listening.per_frame)
+        else:
+            best = torch.unique_consecutive(log_probs.argmax(-1))
+            beams = [(tuple(best[best > 0].tolist()), float(log_probs.max(-1).values.sum()))]
+        texts: dict[str, float] = {}
+        for labels, score in beams:  # beams that differ only in stray spaces write the same text: keep the likeliest
+            text = written(labels)
+            if text and text not in texts:
+                texts[text] = score
+        return list(texts.items())
+
+    def _spelled(self, speech: torch.Tensor) -> list[tuple[list[int], float]]:
+        """``spelled``, tokenized for the LLM: (LLM token ids, head log-probability)."""
+        return [(self.lm.encode_text(text), score) for text, score in self.spelled(speech)]
+
+    def _likeliest(self, candidates: list[tuple[list[int], float]], framed: Framed) -> list[int]:
+        """The candidate transcript (LLM token ids) that the head and the LLM together like best: head
+        log-probability + ``lm_weight`` × the LLM's log-probability of it in the instruction's place."""
+        listening = self.listening
+        if len(candidates) <= 1:
+            return candidates[0][0] if candidates else []
         lm_scores = self.lm.score(framed.before, [ids for ids, _ in candidates]).tolist()
         totals = [
             head + listening.lm_weight * lm + listening.length_bonus * len(ids)

@@ -8,10 +8,13 @@ renormalised — KL up to a constant). Gradients flow through the frozen LLM int
 
 With ``--align-steps N`` the adapter is *aligned* (``model.speech.adapter``): the first N steps train it with CTC
 alone against every training clip's transcript tokens (read-aloud text included; no LLM pass, so they are
-cheap), then the distillation reads its CTC-compressed outputs, with the CTC loss kept beside it.
+cheap), then the distillation reads its CTC-compressed outputs, with the CTC loss kept beside it. With
+``--head characters`` the head spells (``model.speech.spelling``) and the run is the alignment stage alone.
 
     python -m model.speech.train --run runs/ask-smollm2 --lm tiny --steps 1500     # start, or resume the run
     python -m model.speech.train --run runs/ask-aligned --lm tiny --align-steps 3000 --schedule-steps 4000
+    python -m model.speech.train --run runs/ask-chars --lm default --head characters --stack 1 --context 2 \
+        --align-steps 3000 --schedule-steps 3000
     python -m model.speech.train --run runs/ask-smollm2 --export checkpoints/speech-adapter-smollm2-135m
 
 Seeded, ``accelerate``-driven, resumable: ``state.pt`` (adapter, optimiser, step, sampler state) every
@@ -32,7 +35,8 @@ from pathlib import Path
 import torch
 
 from model.schedule import warmup_cosine
-from model.speech.adapter import READS, AdapterConfig, SpeechAdapter
+from model.speech.adapter import HEADS, READS, AdapterConfig, SpeechAdapter
+from model.speech.spelling import spell
 
 logger = logging.getLogger("model.speech.train")
 
@@ -56,6 +60,7 @@ class AskTrainConfig:
     ctc_weight: float = 0.5  # aligned: the CTC loss kept beside the distillation, so the alignment holds
     ctc_negatives: int = 1024  # tokens scored per CTC step besides the batch's own (0: the whole vocabulary)
     reads: str = "tokens"  # aligned: what the LLM reads per compressed run (``AdapterConfig.reads``)
+    head: str = "tokens"  # aligned: what the CTC head scores (``AdapterConfig.head``; "characters": alignment only)
     match_weight: float = 1.0  # alignment stage: pull the frames read as a transcript token onto its embedding
     frames_from: str = ""  # another run on the same manifest whose cached Whisper frames to reuse
     init_from: str = ""  # another run whose adapter weights a new run starts from (its head's vocabulary is re-read)
@@ -137,7 +142,8 @@ def prepare_alignment(pipeline, manifest: Path, known: dict | None = None) -> di
     items = []
     for i, clip in enumerate(clips):
         frames = clip_frames(pipeline, manifest, clip, known or {})
-        items.append({"path": clip["path"], "frames": frames, "ids": pipeline.lm.encode_text(clip["text"])})
+        text = clip["text"]
+        items.append({"path": clip["path"], "frames": frames, "ids": pipeline.lm.encode_text(text), "text": text})
         if i % 500 == 0:
             logger.info("alignment: %d / %d clips", i, len(clips))
     vocabulary = sorted({token for item in items for token in item["ids"]})
@@ -177,6 +183,21 @@ def ctc_loss(
     )
 
 
+def character_ctc_loss(adapter: SpeechAdapter, speech: list[torch.Tensor], texts: list[str]) -> torch.Tensor:
+    """Mean CTC loss of a character head on speech embeddings (each (T, D)) against the transcripts' spelling."""
+    targets = [torch.tensor(spell(text), dtype=torch.long) for text in texts]
+    lengths = [len(x) for x in speech]
+    logits = adapter.character_logits(torch.cat(speech))  # packed frames: no padding is scored
+    log_probs = torch.log_softmax(logits.float(), dim=-1).split(lengths)
+    return torch.nn.functional.ctc_loss(
+        torch.nn.utils.rnn.pad_sequence(list(log_probs)),  # (T, B, 1 + letters)
+        torch.cat(targets).to(logits.device),
+        torch.tensor(lengths),
+        torch.tensor([len(t) for t in targets]),
+        zero_infinity=True,  # a clip spoken faster than the frame rate allows contributes nothing
+    )
+
+
 def alignment_loss(
     pipeline,
     adapter: SpeechAdapter,
@@ -188,6 +209,9 @@ def alignment_loss(
     device = pipeline.lm.device
     table = pipeline.lm.model.get_input_embeddings().weight.detach().float()
     speech = [adapter(item["frames"].float().to(device)) for item in batch]
+    if adapter.spells:
+        ctc = character_ctc_loss(adapter, speech, [item["text"] for item in batch])
+        return ctc, ctc.item()
     ids = [item["ids"] for item in batch]
     ctc = ctc_loss(adapter, speech, ids, table, negatives, rng)
     loss = ctc + match_weight * match_loss(adapter, speech, ids, table) if match_weight else ctc
@@ -269,6 +293,11 @@ def train(
     if resumed:
         config = AskTrainConfig.from_dict(resumed["config"] | {"manifest": config.manifest} | (extend or {}))
     steps = config.schedule_steps if steps is None else steps
+    if config.head == "characters" and (not config.align_steps or steps > config.align_steps):
+        raise ValueError(
+            "A character head trains the alignment stage only (the LLM reads its transcript as tokens, which passes "
+            "no gradient): give --align-steps, and --steps no more than it."
+        )
     torch.manual_seed(config.seed)
     if pipeline is None:
         pipeline = _float32_pipeline(config)
@@ -295,11 +324,12 @@ def train(
         context=config.context,
         embedding_norm=float(table.norm(dim=1).median()),
         aligned=alignment is not None,
-        vocabulary_size=len(alignment["vocabulary"]) if alignment else 0,
+        vocabulary_size=len(alignment["vocabulary"]) if alignment and config.head == "tokens" else 0,
         reads=config.reads if alignment else "vectors",
+        head=config.head if alignment else "tokens",
     )
     adapter = SpeechAdapter(adapter_config)
-    if alignment:
+    if alignment and not adapter.spells:
         adapter.vocabulary.copy_(alignment["vocabulary"])
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.lr, weight_decay=0.01)
     step, rng = 0, random.Random(config.seed)
@@ -421,6 +451,13 @@ def main() -> None:
         default=AskTrainConfig.context,
         help="new runs only: the adapter's temporal-context blocks",
     )
+    parser.add_argument(
+        "--head",
+        choices=HEADS,
+        default=AskTrainConfig.head,
+        help="new aligned runs: what the CTC head scores (characters: alignment stage only)",
+    )
+    parser.add_argument("--stack", type=int, default=AskTrainConfig.stack, help="new runs: encoder frames per output")
     parser.add_argument("--steps", type=int, help="train until this step (default: the run's schedule steps)")
     plan = parser.add_argument_group("the plan (new runs; on a resumed run, given ones change its plan)")
     plan.add_argument("--schedule-steps", type=int, help=f"the run's horizon (default {AskTrainConfig.schedule_steps})")
@@ -449,6 +486,8 @@ def main() -> None:
         manifest=args.manifest,
         lm=args.lm,
         context=args.context,
+        head=args.head,
+        stack=args.stack,
         frames_from=args.frames_from,
         init_from=args.init_from,
         **given,
