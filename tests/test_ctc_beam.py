@@ -114,3 +114,20 @@ def test_the_llms_share_picks_the_transcript_it_finds_likelier(monkeypatch):
     assert torch.allclose(speech, table[favourite].float())
     pipeline.listening = Listening(beam=6, per_frame=4, lm_weight=0.0)
     assert pipeline.listen(samples)[1] != heard  # without its share the head's first choice stands
+
+
+def test_an_allowed_rule_keeps_the_beam_to_its_sequences_and_complete_filters_the_finished_ones():
+    # frame by frame the head prefers 1 then 2; a lexicon that only knows "1 1" and "1 2 2" must find those
+    log_probs = torch.tensor([[0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.6, 0.2, 0.2], [0.1, 0.3, 0.6]]).log()
+    known = {(1,), (1, 1), (1, 2), (1, 2, 2)}
+    beams = ctc_beam_search(log_probs, beam=8, per_frame=2, allowed=lambda labels: labels in known)
+    assert beams and all(labels in known | {()} for labels, _ in beams)
+    whole = ctc_beam_search(
+        log_probs, beam=8, per_frame=2, allowed=lambda labels: labels in known,
+        complete=lambda labels: labels in {(1, 1), (1, 2, 2)},
+    )  # fmt: skip
+    assert {labels for labels, _ in whole} <= {(1, 1), (1, 2, 2)} and whole
+    free = dict(ctc_beam_search(log_probs, beam=8, per_frame=2))
+    assert dict(whole)[(1, 2, 2)] == pytest.approx(free[(1, 2, 2)])  # the rule prunes, it does not rescore
+    nothing = ctc_beam_search(log_probs, beam=8, per_frame=2, complete=lambda labels: False)
+    assert nothing == ctc_beam_search(log_probs, beam=8, per_frame=2)  # none whole: all are returned

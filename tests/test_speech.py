@@ -426,6 +426,7 @@ def spelling_run(ask_manifest, tmp_path, steps: int = 300):
 
 def test_a_character_head_learns_to_spell_its_clips_and_the_llm_reads_them_as_its_own_tokens(ask_manifest, tmp_path):
     from model.speech.ask import GREEDY, Listening
+    from model.speech.spelling import Lexicon
     from model.speech.train import export
 
     pipeline, run = spelling_run(ask_manifest, tmp_path)
@@ -447,6 +448,14 @@ def test_a_character_head_learns_to_spell_its_clips_and_the_llm_reads_them_as_it
     assert result.prompt_positions == len(asked.text_ids(framed, "No"))
     with pytest.raises(ValueError, match="tokenizer"):
         adapter.read(asked.speech_embeddings(clip(440, 0.6).samples), table)
+    assert (tmp_path / "adapter" / "words.txt").read_text().split() == ["no", "one", "three", "two", "yes"]
+    # with a lexicon the beam writes only its words: a clip of "yes" read by a lexicon without it
+    limited = AskPipeline(
+        pipeline.lm, pipeline.features, adapter, listening=Listening(beam=4), lexicon=Lexicon(["no", "two"])
+    )
+    read = [text for text, _ in limited.spelled(limited.speech_embeddings(clip(220, 0.6).samples))]
+    assert read and all(set(text.lower().split()) <= {"no", "two"} for text in read)
+    assert Lexicon.for_adapter(tmp_path / "adapter").words >= {"yes", "no", "one", "two", "three"}
 
 
 def test_a_character_head_is_not_distilled(ask_manifest, tmp_path):
@@ -455,3 +464,24 @@ def test_a_character_head_is_not_distilled(ask_manifest, tmp_path):
         train(tmp_path / "run", config, 20, pipeline=tiny_pipeline(adapter=False))
     with pytest.raises(ValueError, match="unknown head='letters'"):
         AdapterConfig(aligned=True, head="letters")
+
+
+def test_a_lexicon_grows_words_only_along_known_prefixes(tmp_path):
+    from model.speech.spelling import Lexicon, spell
+
+    lexicon = Lexicon(["Opposite", "the", "sound", "it's", "co-op", "42", ""])
+    assert lexicon.words == {"opposite", "the", "sound", "it's"}  # lower case; words the head cannot spell dropped
+    space = spell("a b")[1]
+
+    def grows(text: str, then_space: bool = False) -> bool:
+        return lexicon.allows(tuple(spell(text) + ([space] if then_space else [])))
+
+    assert grows("the opp") and grows("the opposite", then_space=True) and grows("it's")
+    assert not grows("thorp") and not grows("soind") and not grows("the oppo", then_space=True)
+    assert grows("the?") and not grows("th?")  # punctuation ends a word like a space
+    assert grows("the?", then_space=True) and not grows("?") and not grows("the?,")  # no stray punctuation
+    assert lexicon.complete(tuple(spell("the sound"))) and not lexicon.complete(tuple(spell("the sou")))
+    assert Lexicon.from_files(tmp_path / "missing.txt") is None
+    (tmp_path / "words.txt").write_text("colour\nsound\n")
+    both = Lexicon.from_files(tmp_path / "missing.txt", tmp_path / "words.txt")
+    assert both.words == {"colour", "sound"} and len(both) == 2

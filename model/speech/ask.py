@@ -24,7 +24,7 @@ from model.lm.frozen import FrozenLM
 from model.speech.adapter import SpeechAdapter
 from model.speech.ctc_beam import ctc_beam_search
 from model.speech.features import SpeechFeatures
-from model.speech.spelling import written
+from model.speech.spelling import Lexicon, written
 from model.speech.transcribe import Transcriber
 
 SPEECH = "<speech>"
@@ -79,6 +79,7 @@ class AskPipeline:
         transcriber: Transcriber | None = None,
         limits: AudioLimits = LIMITS,
         listening: Listening = Listening(),
+        lexicon: Lexicon | None = None,
     ):
         if adapter is not None and adapter.config.lm_dim != lm.model.get_input_embeddings().weight.shape[1]:
             raise ValueError(
@@ -88,6 +89,7 @@ class AskPipeline:
         self.lm, self.features, self.adapter, self.limits = lm, features, adapter, limits
         self.transcriber = transcriber or Transcriber()
         self.listening = listening
+        self.lexicon = lexicon  # the words a character head's beam may write (None: any spelling)
 
     @classmethod
     def from_pretrained(
@@ -107,7 +109,10 @@ class AskPipeline:
         layers = trained.config.encoder_layers if trained else 6
         features = SpeechFeatures(layers).to(language_model.device)
         device_name = "cuda" if language_model.device.type == "cuda" else "cpu"
-        return cls(language_model, features, trained, Transcriber(device=device_name), listening=listening)
+        lexicon = Lexicon.for_adapter(folder) if trained is not None and trained.spells else None
+        return cls(
+            language_model, features, trained, Transcriber(device=device_name), listening=listening, lexicon=lexicon
+        )
 
     @classmethod
     def beside(cls, lm: FrozenLM, fallback: str = "tiny") -> AskPipeline:
@@ -117,7 +122,9 @@ class AskPipeline:
         if (folder / "adapter.json").exists():
             adapter = SpeechAdapter.load(folder).to(lm.device)
             features = SpeechFeatures(adapter.config.encoder_layers).to(lm.device)
-            return cls(lm, features, adapter, Transcriber(device="cuda" if lm.device.type == "cuda" else "cpu"))
+            transcriber = Transcriber(device="cuda" if lm.device.type == "cuda" else "cpu")
+            lexicon = Lexicon.for_adapter(folder) if adapter.spells else None
+            return cls(lm, features, adapter, transcriber, lexicon=lexicon)
         return cls.from_pretrained(fallback, device=str(lm.device))
 
     # --- prompts ---------------------------------------------------------------------------------------------------
@@ -187,11 +194,19 @@ class AskPipeline:
 
     def spelled(self, speech: torch.Tensor) -> list[tuple[str, float]]:
         """A character head's likeliest transcripts of (T, D) speech embeddings, written out
-        (``model.speech.spelling``), with their head log-probability; ``beam`` 1: each frame's best character."""
+        (``model.speech.spelling``), with their head log-probability; ``beam`` 1: each frame's best character. The
+        beam writes only words of the pipeline's lexicon where it has one."""
         with torch.no_grad():
             log_probs = self.adapter.character_logits(speech).log_softmax(-1)
         if self.listening.beam > 1:
-            beams = ctc_beam_search(log_probs, self.listening.beam, self.listening.per_frame)
+            known = self.lexicon
+            beams = ctc_beam_search(
+                log_probs,
+                self.listening.beam,
+                self.listening.per_frame,
+                allowed=known.allows if known else None,
+                complete=known.complete if known else None,
+            )
         else:
             best = torch.unique_consecutive(log_probs.argmax(-1))
             beams = [(tuple(best[best > 0].tolist()), float(log_probs.max(-1).values.sum()))]

@@ -9,6 +9,7 @@ given back to the LLM as a sentence would be written: capital first letters, "I"
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 ALPHABET = " abcdefghijklmnopqrstuvwxyz'.,?"  # label 0 is CTC's blank; letter i is label i + 1
 _INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}
@@ -31,3 +32,64 @@ def written(labels: list[int] | tuple[int, ...]) -> str:
     text = re.sub(r" ([.,?])", r"\1", text)
     text = re.sub(r"(^|[.?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
     return re.sub(r"\bi\b", "I", text)
+
+
+_SEPARATORS = frozenset(_INDEX[c] for c in " .,?")
+_SPACE = _INDEX[" "]
+SYSTEM_WORDS = Path("/usr/share/dict/words")  # Debian's wamerican (packages.txt): 104 k words, names included
+WORDS_NAME = "words.txt"  # beside a character adapter's weights: the words of its training transcripts
+
+
+class Lexicon:
+    """The words a character head may write: its CTC beam search (``ctc_beam_search(allowed=…, complete=…)``)
+    grows a word only along the prefixes of known words, so it finds "the opposite" rather than "thorpesite" and
+    "sound" rather than "soind", and the LLM then chooses among real sentences."""
+
+    def __init__(self, words):
+        self.words = frozenset(w for w in (word.strip().lower() for word in words) if w and spell(w) and _spoken(w))
+        self.prefixes = frozenset(word[:i] for word in self.words for i in range(1, len(word) + 1))
+
+    @classmethod
+    def from_files(cls, *paths: str | Path) -> Lexicon | None:
+        """The words of word lists, one a line (those of the paths that exist), or None where none does."""
+        found = [Path(p) for p in paths if Path(p).is_file()]
+        if not found:
+            return None
+        return cls(line for path in found for line in path.read_text(encoding="utf-8", errors="ignore").splitlines())
+
+    @classmethod
+    def for_adapter(cls, folder: str | Path) -> Lexicon | None:
+        """A character adapter's lexicon: the system's word list and the words it was trained on (``words.txt``
+        beside its weights: "colour" is British)."""
+        return cls.from_files(SYSTEM_WORDS, Path(folder) / WORDS_NAME)
+
+    def allows(self, labels: tuple[int, ...]) -> bool:
+        """Whether CTC labels may grow this way: a letter continues a prefix of a word, a separator ends a whole
+        word, and a space may follow a punctuation mark (no other separator follows another or starts the text)."""
+        *before, newest = labels
+        if newest not in _SEPARATORS:
+            return _last_word(labels) in self.prefixes
+        if before and before[-1] in _SEPARATORS:
+            return newest == _SPACE and before[-1] != _SPACE
+        return _last_word(tuple(before)) in self.words
+
+    def complete(self, labels: tuple[int, ...]) -> bool:
+        """Whether finished labels end in a whole word (or a separator)."""
+        word = _last_word(labels)
+        return not word or word in self.words
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def _spoken(word: str) -> bool:
+    """A word of letters and apostrophes only, as the head spells it."""
+    return all(c in _INDEX and _INDEX[c] not in _SEPARATORS for c in word)
+
+
+def _last_word(labels: tuple[int, ...]) -> str:
+    """The letters after the last separator."""
+    start = len(labels)
+    while start and labels[start - 1] not in _SEPARATORS:
+        start -= 1
+    return "".join(ALPHABET[label - 1] for label in labels[start:])

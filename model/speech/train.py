@@ -36,7 +36,7 @@ import torch
 
 from model.schedule import warmup_cosine
 from model.speech.adapter import HEADS, READS, AdapterConfig, SpeechAdapter
-from model.speech.spelling import spell
+from model.speech.spelling import WORDS_NAME, spell, written
 
 logger = logging.getLogger("model.speech.train")
 
@@ -437,7 +437,14 @@ def export(run: Path, out: Path, int8: bool = False) -> Path:
     state = torch.load(state_path, weights_only=True)
     adapter = SpeechAdapter(AdapterConfig(**state["adapter_config"]))
     adapter.load_state_dict(state["adapter"])
-    return adapter.save(out, int8=int8)
+    folder = adapter.save(out, int8=int8)
+    manifest = Path(state["config"]["manifest"])
+    if adapter.spells and manifest.is_file():  # the words it learnt to spell join the lexicon it is read with
+        clips = json.loads(manifest.read_text())["clips"]
+        words = {w for c in clips if c["split"] == "train" for w in written(spell(c["text"])).lower().split()}
+        words = sorted(w.strip(".,?") for w in words)
+        (folder / WORDS_NAME).write_text("\n".join(w for w in words if w) + "\n")
+    return folder
 
 
 def main() -> None:
