@@ -26,14 +26,14 @@ import json
 import re
 import statistics
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from bench.provenance import write_result
 from model.audio import Audio, load_audio
-from model.speech.ask import PATHS, AskPipeline, Listening
+from model.speech.ask import PATHS, AskPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER_TOKENS = 16  # enough for "The capital of Germany is Berlin."
@@ -160,9 +160,9 @@ def main() -> None:
     parser.add_argument(
         "--questions-from-log", type=Path, help="take the question rows a run printed (its log) instead of asking"
     )
-    parser.add_argument("--beam", type=int, default=Listening.beam, help="CTC beam of the direct path (1: greedy)")
-    parser.add_argument("--lm-weight", type=float, default=Listening.lm_weight, help="the LLM's share in the beam")
-    parser.add_argument("--length-bonus", type=float, default=Listening.length_bonus)
+    parser.add_argument("--beam", type=int, help="CTC beam of the direct path (1: greedy; default: the head's own)")
+    parser.add_argument("--lm-weight", type=float, help="the LLM's share in the beam (default: the head's own)")
+    parser.add_argument("--length-bonus", type=float)
     parser.add_argument("--out", type=Path)
     parser.add_argument(
         "--keep",
@@ -171,8 +171,10 @@ def main() -> None:
         "machine after the rest ran beside a training job)",
     )
     args = parser.parse_args()
-    listening = Listening(beam=args.beam, lm_weight=args.lm_weight, length_bonus=args.length_bonus)
-    pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, dtype=args.dtype, listening=listening)
+    pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, dtype=args.dtype)
+    given = {"beam": args.beam, "lm_weight": args.lm_weight, "length_bonus": args.length_bonus}
+    listening = replace(pipeline.listening, **{k: v for k, v in given.items() if v is not None})
+    pipeline.listening = listening
     clips = [c for c in json.loads((args.set / "manifest.json").read_text())["clips"] if c["split"] == "dev"]
     asked = [c for c in clips if c["kind"] == "question"]
     spoken = [c for c in clips if c["kind"] == "passage"]

@@ -97,12 +97,11 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Stream the LLM's answer about a clip to stdout (the direct path, or the Whisper cascade)."""
-    from model.speech.ask import AskPipeline, Listening
+    from model.speech.ask import AskPipeline
 
-    listening = Listening(beam=args.beam)
-    pipeline = AskPipeline.from_pretrained(
-        args.lm, adapter=args.adapter, device=args.device, dtype=args.dtype, listening=listening
-    )
+    pipeline = AskPipeline.from_pretrained(args.lm, adapter=args.adapter, device=args.device, dtype=args.dtype)
+    if args.beam is not None:
+        pipeline.listening = dataclasses.replace(pipeline.listening, beam=args.beam)
     started, shown, transcript = time.perf_counter(), "", ""
     for text, heard in pipeline.stream(args.file, args.prompt, args.path, args.max_new_tokens):
         if not args.json:
@@ -217,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--path", choices=["direct", "cascade"], default="direct", help="adapter, or Whisper's transcript")
     ask.add_argument("--adapter", help="speech adapter folder (default: the committed one for --lm)")
     ask.add_argument(
-        "--beam", type=int, default=8, help="direct path: how many of the adapter's likeliest readings the LLM weighs"
+        "--beam",
+        type=int,
+        help="direct path: how many of the adapter's likeliest readings the LLM weighs (default: its head's own)",
     )
     ask.add_argument("--max-new-tokens", type=int, default=64)
     ask.add_argument("--json", action="store_true", help="print one JSON object (answer, transcript, seconds)")

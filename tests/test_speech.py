@@ -456,6 +456,10 @@ def test_a_character_head_learns_to_spell_its_clips_and_the_llm_reads_them_as_it
     read = [text for text, _ in limited.spelled(limited.speech_embeddings(clip(220, 0.6).samples))]
     assert read and all(set(text.lower().split()) <= {"no", "two"} for text in read)
     assert Lexicon.for_adapter(tmp_path / "adapter").words >= {"yes", "no", "one", "two", "three"}
+    from model.speech.ask import SPELLING
+
+    assert AskPipeline(pipeline.lm, pipeline.features, adapter).listening == SPELLING  # its head's own default
+    assert AskPipeline(pipeline.lm, pipeline.features, None).listening == Listening()
 
 
 def test_a_character_head_is_not_distilled(ask_manifest, tmp_path):
