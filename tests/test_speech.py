@@ -485,6 +485,12 @@ def test_a_lexicon_grows_words_only_along_known_prefixes(tmp_path):
     assert grows("the?") and not grows("th?")  # punctuation ends a word like a space
     assert grows("the?", then_space=True) and not grows("?") and not grows("the?,")  # no stray punctuation
     assert lexicon.complete(tuple(spell("the sound"))) and not lexicon.complete(tuple(spell("the sou")))
+    names = Lexicon(["Sweden", "Paris", "paris", "What", "what", "capital"])
+    assert names.capitalised("what is the capital of sweden? paris.") == "what is the capital of Sweden? paris."
+    assert names.writings("the capital of sweden or paris") == [
+        "the capital of Sweden or paris", "the capital of Sweden or Paris"
+    ]  # fmt: skip
+    assert names.writings("capital") == ["capital"]
     assert Lexicon.from_files(tmp_path / "missing.txt") is None
     (tmp_path / "words.txt").write_text("colour\nsound\n")
     both = Lexicon.from_files(tmp_path / "missing.txt", tmp_path / "words.txt")

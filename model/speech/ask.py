@@ -203,7 +203,8 @@ class AskPipeline:
     def spelled(self, speech: torch.Tensor) -> list[tuple[str, float]]:
         """A character head's likeliest transcripts of (T, D) speech embeddings, written out
         (``model.speech.spelling``), with their head log-probability; ``beam`` 1: each frame's best character. The
-        beam writes only words of the pipeline's lexicon where it has one."""
+        beam writes only words of the pipeline's lexicon where it has one, each reading also with the capitals the
+        lexicon allows (``Lexicon.writings``: the LLM chooses)."""
         with torch.no_grad():
             log_probs = self.adapter.character_logits(speech).log_softmax(-1)
         if self.listening.beam > 1:
@@ -220,9 +221,10 @@ class AskPipeline:
             beams = [(tuple(best[best > 0].tolist()), float(log_probs.max(-1).values.sum()))]
         texts: dict[str, float] = {}
         for labels, score in beams:  # beams that differ only in stray spaces write the same text: keep the likeliest
-            text = written(labels)
-            if text and text not in texts:
-                texts[text] = score
+            heard = written(labels)
+            for text in self.lexicon.writings(heard) if self.lexicon else [heard]:
+                if text and text not in texts:
+                    texts[text] = score
         return list(texts.items())
 
     def _spelled(self, speech: torch.Tensor) -> list[tuple[list[int], float]]:

@@ -46,7 +46,13 @@ class Lexicon:
     "sound" rather than "soind", and the LLM then chooses among real sentences."""
 
     def __init__(self, words):
-        self.words = frozenset(w for w in (word.strip().lower() for word in words) if w and spell(w) and _spoken(w))
+        written_as = [w for w in (word.strip() for word in words) if w and _spoken(w.lower())]
+        self.words = frozenset(w.lower() for w in written_as)
+        lower = {w for w in written_as if w == w.lower()}
+        # words the lists also write with a capital: names only ever so ("Sweden"), others both ways ("China",
+        # "March"); a small LLM asked for "the capital of sweden" answered "Paris", after "march", "March"
+        self.capitals = {w.lower(): w for w in written_as if w != w.lower()}
+        self.names = {k: v for k, v in self.capitals.items() if k not in lower}
         self.prefixes = frozenset(word[:i] for word in self.words for i in range(1, len(word) + 1))
 
     @classmethod
@@ -59,8 +65,8 @@ class Lexicon:
 
     @classmethod
     def for_adapter(cls, folder: str | Path) -> Lexicon | None:
-        """A character adapter's lexicon: the system's word list and the words it was trained on (``words.txt``
-        beside its weights: "colour" is British)."""
+        """A character adapter's lexicon: the system's word list and the words it was trained on, as its transcripts
+        write them (``words.txt`` beside its weights: "colour" is British)."""
         return cls.from_files(SYSTEM_WORDS, Path(folder) / WORDS_NAME)
 
     def allows(self, labels: tuple[int, ...]) -> bool:
@@ -73,6 +79,17 @@ class Lexicon:
             return newest == _SPACE and before[-1] != _SPACE
         return _last_word(tuple(before)) in self.words
 
+    def capitalised(self, text: str, names_only: bool = True) -> str:
+        """``text`` with each name written as the lists write it ("capital of sweden" → "capital of Sweden"), or
+        with every word the lists also write with a capital (``names_only=False``: "after march" → "after March")."""
+        table = self.names if names_only else self.capitals
+        return re.sub(r"[a-z']+", lambda m: table.get(m.group(), m.group()), text)
+
+    def writings(self, text: str) -> list[str]:
+        """The ways to write a heard ``text`` for the LLM to choose among: names capitalised, and also every word
+        that may take a capital ("china" or "China" is for the context to say)."""
+        return list(dict.fromkeys([self.capitalised(text), self.capitalised(text, names_only=False)]))
+
     def complete(self, labels: tuple[int, ...]) -> bool:
         """Whether finished labels end in a whole word (or a separator)."""
         word = _last_word(labels)
@@ -83,8 +100,8 @@ class Lexicon:
 
 
 def _spoken(word: str) -> bool:
-    """A word of letters and apostrophes only, as the head spells it."""
-    return all(c in _INDEX and _INDEX[c] not in _SEPARATORS for c in word)
+    """A word of (lower-case) letters and apostrophes only, as the head spells it."""
+    return any(c.isalpha() for c in word) and all(c in _INDEX and _INDEX[c] not in _SEPARATORS for c in word)
 
 
 def _last_word(labels: tuple[int, ...]) -> str:

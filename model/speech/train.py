@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -36,7 +37,7 @@ import torch
 
 from model.schedule import warmup_cosine
 from model.speech.adapter import HEADS, READS, AdapterConfig, SpeechAdapter
-from model.speech.spelling import WORDS_NAME, spell, written
+from model.speech.spelling import WORDS_NAME, spell
 
 logger = logging.getLogger("model.speech.train")
 
@@ -441,9 +442,11 @@ def export(run: Path, out: Path, int8: bool = False) -> Path:
     manifest = Path(state["config"]["manifest"])
     if adapter.spells and manifest.is_file():  # the words it learnt to spell join the lexicon it is read with
         clips = json.loads(manifest.read_text())["clips"]
-        words = {w for c in clips if c["split"] == "train" for w in written(spell(c["text"])).lower().split()}
-        words = sorted(w.strip(".,?") for w in words)
-        (folder / WORDS_NAME).write_text("\n".join(w for w in words if w) + "\n")
+        words = {w for c in clips if c["split"] == "train" for w in re.findall(r"[A-Za-z][A-Za-z']*", c["text"])}
+        # lower case, but names (never written lower case in the transcripts) keep their capital; "What", which
+        # starts sentences, is "what"
+        words = {w if w.lower() not in words else w.lower() for w in words}
+        (folder / WORDS_NAME).write_text("\n".join(sorted(words)) + "\n")
     return folder
 
 
