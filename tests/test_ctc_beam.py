@@ -105,8 +105,11 @@ def test_the_llms_share_picks_the_transcript_it_finds_likelier(monkeypatch):
     assert len(beams) >= 2
     favourite = [int(pipeline.adapter.vocabulary[label - 1]) for label in beams[1]]  # the head's second choice
 
+    opening = len(pipeline.frame("<speech>").before)
+
     def rigged(prefix, candidates):  # an LLM that only believes the head's second choice
-        return torch.tensor([0.0 if list(c) == favourite else -1e4 for c in candidates])
+        shared = list(prefix)[opening:]  # the candidates' common start, read once as part of the prefix
+        return torch.tensor([0.0 if shared + list(c) == favourite else -1e4 for c in candidates])
 
     monkeypatch.setattr(pipeline.lm, "score", rigged)
     pipeline.listening = Listening(beam=6, per_frame=4, lm_weight=1.0)

@@ -184,9 +184,13 @@ class AskPipeline:
         speech = self.speech_embeddings(samples)  # refuses a pipeline without an adapter
         table = self.lm.model.get_input_embeddings().weight
         config = self.adapter.config
-        if self.adapter.spells or (self.listening.beam > 1 and config.aligned and config.reads == "tokens"):
-            candidates = self._spelled(speech) if self.adapter.spells else self._token_transcripts(speech, table)
-            ids = self._likeliest(candidates, framed or self.frame(SPEECH))
+        framed = framed or self.frame(SPEECH)
+        if self.adapter.spells:
+            ids = self.lm.encode_text(self._spelled_text(speech, framed))
+            return table[ids].float(), self.lm.tokenizer.decode(ids).strip()
+        if self.listening.beam > 1 and config.aligned and config.reads == "tokens":
+            candidates = self._token_transcripts(speech, table)
+            ids = candidates[self._choose(candidates, framed)][0] if candidates else []
             return table[ids].float(), self.lm.tokenizer.decode(ids).strip()
         with torch.no_grad():
             speech, heard = self.adapter.read(speech, table)
@@ -203,8 +207,7 @@ class AskPipeline:
     def spelled(self, speech: torch.Tensor) -> list[tuple[str, float]]:
         """A character head's likeliest transcripts of (T, D) speech embeddings, written out
         (``model.speech.spelling``), with their head log-probability; ``beam`` 1: each frame's best character. The
-        beam writes only words of the pipeline's lexicon where it has one, each reading also with the capitals the
-        lexicon allows (``Lexicon.writings``: the LLM chooses)."""
+        beam writes only words of the pipeline's lexicon where it has one, names with their capital."""
         with torch.no_grad():
             log_probs = self.adapter.character_logits(speech).log_softmax(-1)
         if self.listening.beam > 1:
@@ -221,28 +224,37 @@ class AskPipeline:
             beams = [(tuple(best[best > 0].tolist()), float(log_probs.max(-1).values.sum()))]
         texts: dict[str, float] = {}
         for labels, score in beams:  # beams that differ only in stray spaces write the same text: keep the likeliest
-            heard = written(labels)
-            for text in self.lexicon.writings(heard) if self.lexicon else [heard]:
-                if text and text not in texts:
-                    texts[text] = score
+            text = self.lexicon.capitalised(written(labels)) if self.lexicon else written(labels)
+            if text and text not in texts:
+                texts[text] = score
         return list(texts.items())
 
-    def _spelled(self, speech: torch.Tensor) -> list[tuple[list[int], float]]:
-        """``spelled``, tokenized for the LLM: (LLM token ids, head log-probability)."""
-        return [(self.lm.encode_text(text), score) for text, score in self.spelled(speech)]
+    def _spelled_text(self, speech: torch.Tensor, framed: Framed) -> str:
+        """The reading of a character head the head and the LLM like best, then the writing of it the LLM likes
+        best (``Lexicon.writings``: "china" or "China"; chosen apart, the words first, so that the LLM weighs few
+        candidates at a time)."""
+        readings = self.spelled(speech)
+        if not readings:
+            return ""
+        heard = readings[self._choose([(self.lm.encode_text(t), score) for t, score in readings], framed)][0]
+        writings = self.lexicon.writings(heard) if self.lexicon else [heard]
+        return writings[self._choose([(self.lm.encode_text(t), 0.0) for t in writings], framed)]
 
-    def _likeliest(self, candidates: list[tuple[list[int], float]], framed: Framed) -> list[int]:
-        """The candidate transcript (LLM token ids) that the head and the LLM together like best: head
-        log-probability + ``lm_weight`` × the LLM's log-probability of it in the instruction's place."""
+    def _choose(self, candidates: list[tuple[list[int], float]], framed: Framed) -> int:
+        """Which candidate transcript (LLM token ids, head log-probability) the head and the LLM together like
+        best: head log-probability + ``lm_weight`` × the LLM's log-probability of it in the instruction's place."""
         listening = self.listening
         if len(candidates) <= 1:
-            return candidates[0][0] if candidates else []
-        lm_scores = self.lm.score(framed.before, [ids for ids, _ in candidates]).tolist()
+            return 0
+        # the tokens every candidate starts with add the same log-probability to each: read them once, as prefix
+        shared = _shared_start([ids for ids, _ in candidates])
+        rest = [ids[shared:] for ids, _ in candidates]
+        lm_scores = self.lm.score(framed.before + candidates[0][0][:shared], rest).tolist()
         totals = [
             head + listening.lm_weight * lm + listening.length_bonus * len(ids)
             for (ids, head), lm in zip(candidates, lm_scores, strict=True)
         ]
-        return candidates[int(np.argmax(totals))][0]
+        return int(np.argmax(totals))
 
     # --- answering -------------------------------------------------------------------------------------------------
     def load(self, source, name: str = "the clip") -> Audio:
@@ -313,6 +325,15 @@ class AskPipeline:
             if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
                 stops.add(token_id)
         return stops
+
+
+def _shared_start(rows: list[list[int]]) -> int:
+    """How many leading ids all rows share, leaving each at least one of its own."""
+    shared = min(len(row) for row in rows) - 1
+    for i in range(max(shared, 0)):
+        if any(row[i] != rows[0][i] for row in rows):
+            return i
+    return max(shared, 0)
 
 
 def _last(texts: Iterator[str]) -> str:
