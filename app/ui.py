@@ -39,7 +39,7 @@ HOW_TO = {
     "each level alone reconstructs.",
     "ask": "**How to use:** upload or record a spoken question or passage, write what the LLM should do with it "
     "(`<speech>` marks where the clip goes), press *Ask*: the answer appears as it is written. *Direct* hands "
-    "the LLM the speech itself through a small trained adapter (the tokens it heard are shown); *cascade* hands "
+    "the LLM the speech itself through a small trained adapter (what it heard is shown); *cascade* hands "
     "it Whisper's transcript.",
 }
 
@@ -214,7 +214,7 @@ def _ask_tab(h: Handlers) -> None:
             run, status = _actions("Ask")
     answer = gr.Textbox(label="Answer", interactive=False, elem_id="ask-answer")
     transcript = gr.Textbox(
-        label="What was heard (cascade: Whisper's transcript; direct: the adapter's tokens)",
+        label="What was heard (cascade: Whisper's transcript; direct: what the adapter heard)",
         interactive=False,
         elem_id="ask-transcript",
     )
