@@ -117,9 +117,13 @@ class AskPipeline:
         layers = trained.config.encoder_layers if trained else 6
         features = SpeechFeatures(layers).to(language_model.device)
         device_name = "cuda" if language_model.device.type == "cuda" else "cpu"
-        lexicon = Lexicon.for_adapter(folder) if trained is not None and trained.spells else None
         return cls(
-            language_model, features, trained, Transcriber(device=device_name), listening=listening, lexicon=lexicon
+            language_model,
+            features,
+            trained,
+            Transcriber(device=device_name),
+            listening=listening,
+            lexicon=_lexicon_of(trained, folder),
         )
 
     @classmethod
@@ -131,8 +135,7 @@ class AskPipeline:
             adapter = SpeechAdapter.load(folder).to(lm.device)
             features = SpeechFeatures(adapter.config.encoder_layers).to(lm.device)
             transcriber = Transcriber(device="cuda" if lm.device.type == "cuda" else "cpu")
-            lexicon = Lexicon.for_adapter(folder) if adapter.spells else None
-            return cls(lm, features, adapter, transcriber, lexicon=lexicon)
+            return cls(lm, features, adapter, transcriber, lexicon=_lexicon_of(adapter, folder))
         return cls.from_pretrained(fallback, device=str(lm.device))
 
     # --- prompts ---------------------------------------------------------------------------------------------------
@@ -325,6 +328,11 @@ class AskPipeline:
             if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
                 stops.add(token_id)
         return stops
+
+
+def _lexicon_of(adapter: SpeechAdapter | None, folder: Path) -> Lexicon | None:
+    """The lexicon a character adapter is read with (None for other adapters, which need none)."""
+    return Lexicon.for_adapter(folder) if adapter is not None and adapter.spells else None
 
 
 def _shared_start(rows: list[list[int]]) -> int:
